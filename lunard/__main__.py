@@ -1,0 +1,3 @@
+from lunard.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,71 @@
+"""Versioned schema migrations. Append only: a released migration never changes."""
+
+from __future__ import annotations
+
+MIGRATIONS: list[tuple[int, str]] = [
+    (
+        1,
+        """
+        CREATE TABLE functions (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            description TEXT,
+            created_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL,
+            disabled INTEGER NOT NULL DEFAULT 0,
+            retention_days INTEGER,
+            cron_schedule TEXT,
+            cron_status TEXT DEFAULT 'paused',
+            save_response INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX idx_functions_disabled ON functions(disabled);
+        CREATE INDEX idx_functions_created_at ON functions(created_at);
+
+        CREATE TABLE function_versions (
+            id TEXT PRIMARY KEY,
+            function_id TEXT NOT NULL REFERENCES functions(id) ON DELETE CASCADE,
+            version INTEGER NOT NULL,
+            code TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            created_by TEXT,
+            is_active INTEGER NOT NULL DEFAULT 0,
+            UNIQUE (function_id, version)
+        );
+        CREATE INDEX idx_function_versions_function_id ON function_versions(function_id);
+        CREATE INDEX idx_function_versions_active ON function_versions(function_id, is_active);
+
+        -- env and KV have no foreign key, like upstream: they survive a function's deletion.
+        CREATE TABLE env_vars (
+            function_id TEXT NOT NULL,
+            key TEXT NOT NULL,
+            value TEXT NOT NULL,
+            PRIMARY KEY (function_id, key)
+        );
+
+        -- The global KV namespace is function_id = ''.
+        CREATE TABLE kv_store (
+            function_id TEXT NOT NULL,
+            key TEXT NOT NULL,
+            value TEXT NOT NULL,
+            PRIMARY KEY (function_id, key)
+        );
+
+        CREATE TABLE api_tokens (
+            id TEXT PRIMARY KEY,
+            token_hash TEXT NOT NULL UNIQUE,
+            name TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            last_used INTEGER,
+            revoked INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX idx_api_tokens_token_hash ON api_tokens(token_hash);
+
+        -- Dashboard sessions (DECISIONS 7): the cookie holds an opaque token, we keep its hash.
+        CREATE TABLE sessions (
+            token_hash TEXT PRIMARY KEY,
+            created_at INTEGER NOT NULL,
+            expires_at INTEGER NOT NULL
+        );
+        """,
+    ),
+]
