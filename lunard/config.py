@@ -1,0 +1,203 @@
+"""Configuration: one frozen dataclass built from defaults < TOML file < environment < flags.
+
+Upstream Lunar's variables keep their names and meaning (`PORT`, `DATA_DIR`, `API_KEY`,
+`BASE_URL`, `EXECUTION_TIMEOUT`); `HOST` is added, and every other setting is read from
+`LUNARD_<NAME>` (e.g. `LUNARD_WORKERS`). A TOML file uses the field names below.
+An invalid value raises `ConfigError` naming the setting; start-up stops.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from lunard.errors import ConfigError
+
+# Settings whose environment variable is upstream's name rather than LUNARD_<NAME>.
+UPSTREAM_ENV = {
+    "host": "HOST",
+    "port": "PORT",
+    "data_dir": "DATA_DIR",
+    "api_key": "API_KEY",
+    "base_url": "BASE_URL",
+    "execution_timeout": "EXECUTION_TIMEOUT",
+}
+
+
+def _cpu_count() -> int:
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
+
+
+@dataclass(frozen=True)
+class Config:
+    """Every setting of the daemon. Field metadata `help` documents it (README table)."""
+
+    host: str = field(default="127.0.0.1", metadata={"help": "address to listen on"})
+    port: int = field(default=3000, metadata={"help": "TCP port (0 picks a free port)"})
+    data_dir: Path = field(
+        default=Path("./data"), metadata={"help": "state, records and api_key.txt live here"}
+    )
+    api_key: str = field(
+        default="", metadata={"help": "admin key; empty = api_key.txt or a generated key"}
+    )
+    base_url: str = field(
+        default="", metadata={"help": "public URL; empty = http://localhost:<port>"}
+    )
+    execution_timeout: int = field(
+        default=300, metadata={"help": "seconds an execution may run (0 = 300)"}
+    )
+    workers: int = field(
+        default_factory=_cpu_count, metadata={"help": "Lua worker processes (default: CPUs)"}
+    )
+    queue_size: int = field(
+        default=256, metadata={"help": "executions waiting for a worker before 503"}
+    )
+    max_memory_mb: int = field(default=64, metadata={"help": "Lua memory per execution, MiB"})
+    worker_address_space_mb: int = field(
+        default=1024, metadata={"help": "address-space limit of a worker process, MiB"}
+    )
+    max_body_bytes: int = field(
+        default=6 * 1024 * 1024, metadata={"help": "largest /fn request body (413 past it)"}
+    )
+    max_log_entries: int = field(default=1000, metadata={"help": "log lines kept per execution"})
+    max_log_bytes: int = field(
+        default=1024 * 1024, metadata={"help": "log bytes kept per execution"}
+    )
+    http_max_response_bytes: int = field(
+        default=10 * 1024 * 1024, metadata={"help": "largest response body for Lua http.*"}
+    )
+    shutdown_grace: float = field(
+        default=30.0, metadata={"help": "seconds to drain in-flight requests on SIGTERM"}
+    )
+    session_ttl: int = field(default=86400, metadata={"help": "dashboard session lifetime, s"})
+    timezone: str = field(
+        default="", metadata={"help": "time zone for cron schedules; empty = local time"}
+    )
+    runtime_dir: Path | None = field(
+        default=None, metadata={"help": "worker sockets; empty = $RUNTIME_DIRECTORY or a temp dir"}
+    )
+    log_level: str = field(default="INFO", metadata={"help": "DEBUG, INFO, WARNING or ERROR"})
+
+    @property
+    def public_url(self) -> str:
+        """BASE_URL, or upstream's default `http://localhost:<port>`, without a trailing /."""
+        return (self.base_url or f"http://localhost:{self.port}").rstrip("/")
+
+    @property
+    def timeout_seconds(self) -> int:
+        """The effective execution timeout (upstream: 0 falls back to 5 minutes)."""
+        return self.execution_timeout or 300
+
+
+def env_name(name: str) -> str:
+    """The environment variable that sets field `name`."""
+    return UPSTREAM_ENV.get(name, f"LUNARD_{name.upper()}")
+
+
+def _convert(name: str, kind: Any, value: Any) -> Any:
+    """Convert a raw value (TOML value or string) to the field's type, or raise ConfigError."""
+    text = str(value).strip() if not isinstance(value, bool) else value
+    try:
+        if kind in ("int", int):
+            if isinstance(value, bool):
+                raise ValueError
+            return int(text)
+        if kind in ("float", float):
+            return float(text)
+        if kind in ("Path", Path):
+            return Path(str(value))
+        if kind in ("Path | None",):
+            return Path(str(value)) if str(value) else None
+        return str(value)
+    except ValueError:
+        raise ConfigError(
+            f"invalid value for {name} ({env_name(name)}): {value!r} is not a {kind}"
+        ) from None
+
+
+def _validate(cfg: Config) -> None:
+    checks: list[tuple[str, bool, str]] = [
+        ("port", 0 <= cfg.port <= 65535, "must be between 0 and 65535"),
+        ("execution_timeout", cfg.execution_timeout >= 0, "must be >= 0 seconds"),
+        ("workers", 1 <= cfg.workers <= 256, "must be between 1 and 256"),
+        ("queue_size", cfg.queue_size >= 1, "must be >= 1"),
+        ("max_memory_mb", cfg.max_memory_mb >= 1, "must be >= 1"),
+        ("worker_address_space_mb", cfg.worker_address_space_mb >= 256, "must be >= 256"),
+        ("max_body_bytes", cfg.max_body_bytes >= 0, "must be >= 0"),
+        ("max_log_entries", cfg.max_log_entries >= 1, "must be >= 1"),
+        ("max_log_bytes", cfg.max_log_bytes >= 1, "must be >= 1"),
+        ("http_max_response_bytes", cfg.http_max_response_bytes >= 1, "must be >= 1"),
+        ("shutdown_grace", cfg.shutdown_grace >= 0, "must be >= 0"),
+        ("session_ttl", cfg.session_ttl >= 60, "must be >= 60 seconds"),
+        (
+            "log_level",
+            cfg.log_level.upper() in ("DEBUG", "INFO", "WARNING", "WARN", "ERROR"),
+            "must be DEBUG, INFO, WARNING or ERROR",
+        ),
+    ]
+    for name, ok, rule in checks:
+        if not ok:
+            value = getattr(cfg, name)
+            raise ConfigError(f"invalid value for {name} ({env_name(name)}): {value!r} {rule}")
+    if cfg.timezone:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(cfg.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ConfigError(
+                f"invalid value for timezone ({env_name('timezone')}): "
+                f"unknown time zone {cfg.timezone!r}"
+            ) from None
+
+
+def load_config(
+    *,
+    file: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Config:
+    """Build the Config: defaults < `file` (TOML) < `environ` < `overrides` (command line).
+
+    `EXECUTION_TIMEOUT` keeps upstream's leniency: a non-integer value means the default.
+    """
+    environ = os.environ if environ is None else environ
+    kinds = {f.name: f.type for f in fields(Config)}
+    values: dict[str, Any] = {}
+
+    if file is not None:
+        try:
+            data = tomllib.loads(file.read_text())
+        except OSError as exc:
+            raise ConfigError(f"cannot read config file {file}: {exc}") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {file} is not valid TOML: {exc}") from exc
+        for key, value in data.items():
+            if key not in kinds:
+                raise ConfigError(f"unknown setting {key!r} in config file {file}")
+            values[key] = _convert(key, kinds[key], value)
+
+    for name, kind in kinds.items():
+        raw = environ.get(env_name(name))
+        if raw is None or raw == "":
+            continue
+        if name == "execution_timeout":
+            try:
+                values[name] = int(raw)
+            except ValueError:
+                values[name] = 300  # upstream: a non-integer means the default
+            continue
+        values[name] = _convert(name, kind, raw)
+
+    for name, value in (overrides or {}).items():
+        if value is not None:
+            values[name] = _convert(name, kinds[name], value)
+
+    cfg = dataclasses.replace(Config(), **values)
+    _validate(cfg)
+    return cfg

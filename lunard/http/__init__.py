@@ -1,0 +1,1 @@
+"""The HTTP front end: a quart-trio app served by hypercorn's trio worker."""

@@ -1,0 +1,34 @@
+"""Builds the quart-trio app: blueprints, the error mapping and the edge middleware."""
+
+from __future__ import annotations
+
+from quart_trio import QuartTrio
+
+from lunard.http import (
+    auth_routes,
+    docs,
+    executions,
+    functions,
+    ops,
+    runtime,
+    tokens,
+    versions,
+)
+from lunard.http.deps import AppDeps
+from lunard.http.errors import register_error_handlers
+from lunard.http.middleware import EdgeMiddleware
+
+
+def create_app(app_deps: AppDeps) -> QuartTrio:
+    """The ASGI app for one daemon; `app_deps` is reachable from handlers via `deps()`."""
+    app = QuartTrio("lunard")
+    app.extensions["lunard"] = app_deps
+    # Quart's own body cap would answer HTML; /fn enforces its configured cap itself.
+    app.config["MAX_CONTENT_LENGTH"] = None
+    app.config["BODY_TIMEOUT"] = None
+    app.url_map.strict_slashes = False
+    for module in (ops, auth_routes, tokens, functions, versions, executions, runtime, docs):
+        app.register_blueprint(module.bp)
+    register_error_handlers(app)
+    app.asgi_app = EdgeMiddleware(app.asgi_app)  # type: ignore[method-assign]
+    return app

@@ -1,0 +1,79 @@
+"""The outer ASGI layer: recovery, access log and CORS (http-api §1.6–1.7).
+
+It wraps the Quart app so it also covers Quart's own 404/405 answers, and answers every
+`OPTIONS` request with 204 before routing and authentication.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+access_log = logging.getLogger("lunard.access")
+log = logging.getLogger(__name__)
+
+CORS_HEADERS: list[tuple[bytes, bytes]] = [
+    (b"access-control-allow-origin", b"*"),
+    (b"access-control-allow-methods", b"GET, POST, PUT, DELETE, OPTIONS"),
+    (b"access-control-allow-headers", b"Content-Type, Authorization"),
+    (
+        b"access-control-expose-headers",
+        b"X-Function-Id, X-Function-Version-Id, X-Execution-Id, X-Execution-Duration-Ms",
+    ),
+]
+_CORS_NAMES = {name for name, _ in CORS_HEADERS}
+_INTERNAL_ERROR = json.dumps({"error": "Internal server error"}).encode()
+
+
+class EdgeMiddleware:
+    """Recovery -> logging -> CORS around the app, in upstream's order."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        state = {"status": 0, "started": False}
+
+        async def send_with_cors(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                state["status"] = message["status"]
+                state["started"] = True
+                headers = [h for h in message.get("headers", []) if h[0].lower() not in _CORS_NAMES]
+                message["headers"] = headers + CORS_HEADERS
+            await send(message)
+
+        try:
+            if scope["method"] == "OPTIONS":
+                await send_with_cors({"type": "http.response.start", "status": 204, "headers": []})
+                await send({"type": "http.response.body", "body": b""})
+            else:
+                await self.app(scope, receive, send_with_cors)
+        except Exception:
+            log.exception("unhandled error in %s %s", scope["method"], scope["path"])
+            if not state["started"]:
+                await send_with_cors(
+                    {
+                        "type": "http.response.start",
+                        "status": 500,
+                        "headers": [(b"content-type", b"application/json")],
+                    }
+                )
+                await send({"type": "http.response.body", "body": _INTERNAL_ERROR})
+        finally:
+            elapsed_ms = (time.perf_counter() - started) * 1000
+            access_log.info(
+                "%s %s %s %.1fms", scope["method"], scope["path"], state["status"], elapsed_ms
+            )

@@ -1,0 +1,143 @@
+"""The supervisor: the root nursery that starts every actor and stops them in order.
+
+Start order (each with `nursery.start`, so the next starts only once the previous is
+ready): sink -> pool -> scheduler -> housekeeper -> http. On SIGTERM/SIGINT it tells systemd
+`STOPPING=1`, lets the HTTP actor drain in-flight requests for up to `shutdown_grace`
+seconds, then cancels the other actors, whose `finally` blocks flush and clean up. An actor
+that crashes is logged and the daemon exits non-zero so systemd restarts it.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import signal
+import tempfile
+from collections.abc import Awaitable, Callable, Mapping
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from lunard.config import Config
+from lunard.datadir import prepare_data_dir, resolve_api_key
+from lunard.http.app import create_app
+from lunard.http.deps import AppDeps, Readiness
+from lunard.http.device_auth import DeviceAuthStore
+from lunard.http.server import HttpServer
+from lunard.sdnotify import Notifier, inherited_socket_fd
+from lunard.state import StateStore
+
+log = logging.getLogger(__name__)
+
+
+class ActorCrashed(Exception):
+    """An actor ended with an error; the daemon stops with a non-zero exit code."""
+
+
+async def _start(
+    nursery: trio.Nursery,
+    readiness: Readiness,
+    name: str,
+    run: Callable[..., Awaitable[Any]],
+) -> Any:
+    """Start actor `name` and mark it ready; a crash is logged with the actor's name."""
+
+    async def supervised(task_status: trio.TaskStatus[Any] = trio.TASK_STATUS_IGNORED) -> None:
+        try:
+            await run(task_status=task_status)
+        except trio.Cancelled:
+            raise
+        except Exception as exc:
+            log.exception("actor %s crashed", name)
+            raise ActorCrashed(f"actor {name} crashed: {exc}") from exc
+
+    readiness.expected.add(name)
+    value = await nursery.start(supervised)
+    readiness.started.add(name)
+    return value
+
+
+def _runtime_dir(config: Config, environ: Mapping[str, str], stack: ExitStack) -> Path:
+    """Where worker sockets live: the setting, systemd's RUNTIME_DIRECTORY, or a temp dir."""
+    if config.runtime_dir is not None:
+        config.runtime_dir.mkdir(parents=True, exist_ok=True)
+        return config.runtime_dir
+    if environ.get("RUNTIME_DIRECTORY"):
+        return Path(environ["RUNTIME_DIRECTORY"].split(":")[0])
+    path = Path(tempfile.mkdtemp(prefix="lunard-"))
+    stack.callback(shutil.rmtree, path, ignore_errors=True)
+    return path
+
+
+async def _watch_signals(shutdown: trio.Event, notifier: Notifier) -> None:
+    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        async for signum in signals:
+            log.info("Shutdown signal received (%s)", signal.Signals(signum).name)
+            break
+    await notifier.send("STOPPING=1")
+    shutdown.set()
+
+
+async def run_daemon(
+    config: Config,
+    *,
+    environ: Mapping[str, str] | None = None,
+    shutdown: trio.Event | None = None,
+    handle_signals: bool = True,
+    task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Run lunard until `shutdown` is set or a signal arrives; reports the bound URL."""
+    import os
+
+    environ = os.environ if environ is None else environ
+    shutdown = shutdown or trio.Event()
+    data_dir = prepare_data_dir(config.data_dir)
+    api_key = resolve_api_key(data_dir, config.api_key)
+    notifier = Notifier(environ)
+    readiness = Readiness()
+
+    with ExitStack() as stack:
+        state = StateStore.open(data_dir)
+        stack.callback(state.close)
+        _runtime_dir(config, environ, stack)
+        async with trio.open_nursery() as nursery:
+            if handle_signals:
+                nursery.start_soon(_watch_signals, shutdown, notifier)
+            app_deps = AppDeps(
+                config=config,
+                state=state,
+                api_key=api_key,
+                readiness=readiness,
+                device_auth=DeviceAuthStore(),
+            )
+            server = HttpServer(
+                app=create_app(app_deps),
+                config=config,
+                shutdown=shutdown,
+                fd=inherited_socket_fd(environ),
+            )
+            http_done = trio.Event()
+
+            async def run_http(task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED) -> None:
+                try:
+                    await server.run(task_status=task_status)
+                finally:
+                    http_done.set()
+
+            url = await _start(nursery, readiness, "http", run_http)
+            log.info(
+                "lunard ready url=%s data_dir=%s execution_timeout=%ss workers=%d",
+                url,
+                data_dir,
+                config.timeout_seconds,
+                config.workers,
+            )
+            await notifier.send("READY=1")
+            nursery.start_soon(notifier.watchdog)
+            task_status.started(url)
+            await http_done.wait()
+            log.info("HTTP drained; stopping actors")
+            nursery.cancel_scope.cancel()
+    log.info("Server stopped gracefully")

@@ -1,0 +1,32 @@
+"""Shared fixtures: a real daemon per test module, on 127.0.0.1 with a real data dir."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.daemon import Daemon, start_daemon
+
+
+@pytest.fixture(scope="module")
+def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
+    """One daemon shared by the tests of a module (they must not disturb each other)."""
+    d = start_daemon(tmp_path_factory.mktemp("daemon") / "data")
+    yield d
+    d.stop()
+
+
+@pytest.fixture
+def api(daemon: Daemon) -> Iterator[httpx.Client]:
+    """A client authenticated with the admin key."""
+    with daemon.client() as client:
+        yield client
+
+
+@pytest.fixture
+def anon(daemon: Daemon) -> Iterator[httpx.Client]:
+    """A client without credentials."""
+    with daemon.client(auth=False) as client:
+        yield client

@@ -1,0 +1,40 @@
+"""Middleware conventions of http-api §1 (statements 3, 4 and the auth gate)."""
+
+from __future__ import annotations
+
+import httpx
+
+
+def test_s3_options_is_204_with_cors_before_auth(anon: httpx.Client) -> None:
+    response = anon.options("/api/functions")
+    assert response.status_code == 204
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    assert response.content == b""
+
+
+def test_cors_headers_on_every_response(anon: httpx.Client) -> None:
+    for path in ("/healthz", "/api/functions", "/no/such/path"):
+        response = anon.get(path)
+        assert response.headers["Access-Control-Allow-Origin"] == "*"
+        assert response.headers["Access-Control-Allow-Methods"] == "GET, POST, PUT, DELETE, OPTIONS"
+        assert response.headers["Access-Control-Allow-Headers"] == "Content-Type, Authorization"
+        assert "X-Execution-Id" in response.headers["Access-Control-Expose-Headers"]
+
+
+def test_unknown_path_is_plain_404(anon: httpx.Client) -> None:
+    response = anon.get("/no/such/path")
+    assert response.status_code == 404
+    assert response.text.startswith("404 page not found")
+
+
+def test_healthz_and_readyz_are_public(anon: httpx.Client) -> None:
+    assert anon.get("/healthz").json() == {"status": "ok"}
+    ready = anon.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json() == {"status": "ready"}
+
+
+def test_one_access_log_line_per_request(daemon, anon: httpx.Client) -> None:  # type: ignore[no-untyped-def]
+    anon.get("/healthz?probe=access-log")
+    lines = [line for line in daemon.log().splitlines() if "lunard.access" in line]
+    assert any("GET /healthz 200" in line for line in lines)
