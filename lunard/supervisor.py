@@ -120,7 +120,9 @@ async def run_daemon(
             )
             http_done = trio.Event()
 
-            async def run_http(task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED) -> None:
+            async def run_http(
+                task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED,
+            ) -> None:
                 try:
                     await server.run(task_status=task_status)
                 finally:

@@ -30,5 +30,5 @@ def create_app(app_deps: AppDeps) -> QuartTrio:
     for module in (ops, auth_routes, tokens, functions, versions, executions, runtime, docs):
         app.register_blueprint(module.bp)
     register_error_handlers(app)
-    app.asgi_app = EdgeMiddleware(app.asgi_app)  # type: ignore[method-assign]
+    app.asgi_app = EdgeMiddleware(app.asgi_app)  # type: ignore[method-assign,assignment,arg-type]
     return app

@@ -36,8 +36,8 @@ class HttpServer:
         if self.fd is not None:
             hc.bind = [f"fd://{self.fd}"]
         else:
-            host = self.config.host
-            hc.bind = [f"[{host}]:{self.config.port}" if ":" in host else f"{host}:{self.config.port}"]
+            host = f"[{self.config.host}]" if ":" in self.config.host else self.config.host
+            hc.bind = [f"{host}:{self.config.port}"]
         hc.graceful_timeout = self.config.shutdown_grace
         hc.accesslog = None  # our middleware writes one line per request
         hc.errorlog = logging.getLogger("hypercorn.error")
