@@ -56,5 +56,5 @@ class HttpServer:
             self.app,
             self._hypercorn_config(),
             shutdown_trigger=self.shutdown.wait,
-            task_status=_Relay(),  # type: ignore[arg-type]
+            task_status=_Relay(),
         )
