@@ -27,9 +27,12 @@ from lunard.http.deps import AppDeps, Readiness
 from lunard.http.device_auth import DeviceAuthStore
 from lunard.http.server import HttpServer
 from lunard.sdnotify import Notifier, inherited_socket_fd
+from lunard.sink import Sink
 from lunard.state import StateStore
 
 log = logging.getLogger(__name__)
+
+RECORDS_FILE = "records.duckdb"
 
 
 class ActorCrashed(Exception):
@@ -105,12 +108,15 @@ async def run_daemon(
         async with trio.open_nursery() as nursery:
             if handle_signals:
                 nursery.start_soon(_watch_signals, shutdown, notifier)
+            sink = Sink(path=data_dir / RECORDS_FILE)
+            await _start(nursery, readiness, "sink", sink.run)
             app_deps = AppDeps(
                 config=config,
                 state=state,
                 api_key=api_key,
                 readiness=readiness,
                 device_auth=DeviceAuthStore(),
+                sink=sink.inbox,
             )
             server = HttpServer(
                 app=create_app(app_deps),

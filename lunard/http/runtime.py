@@ -1,5 +1,160 @@
-"""Routes: (to be written)."""
+"""The runtime routes `/fn/{id}` and `/fn/{id}/{path...}` (http-api §4).
 
-from quart import Blueprint
+Checks run in upstream's order (404 unknown, 403 disabled, 500 no active version), then the
+call goes to the pool as an `ExecRequest` and the worker's answer becomes the response.
+The execution record is written by the pool through the sink, for successes and failures.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import trio
+from quart import Blueprint, Response, request
+
+from lunard.errors import Forbidden, InternalError, NotFound, Overloaded, PayloadTooLarge
+from lunard.http.deps import AppDeps, deps
+from lunard.http.responses import json_response
+from lunard.ids import new_id
+from lunard.masking import masked_event_json
+from lunard.messages import ExecOutcome, ExecRequest, HttpEvent, Job, JobLimits
+from lunard.state.runtime import RuntimeTarget, load_target
 
 bp = Blueprint("runtime", __name__)
+
+METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD"]
+EXECUTION_FAILED = "Function execution failed"
+HOP_HEADERS = frozenset({"Content-Length", "Transfer-Encoding", "Connection"})
+
+
+def canonical_header(name: str) -> str:
+    """Go's canonical MIME header form: `x-api-key` -> `X-Api-Key`."""
+    return "-".join(part[:1].upper() + part[1:].lower() for part in name.split("-"))
+
+
+def _relative_path(path: str, function_id: str) -> str:
+    rest = path[len(f"/fn/{function_id}") :]
+    return rest if rest not in ("", "/") else "/"
+
+
+async def _read_body(limit: int) -> bytes:
+    """The request body, refusing more than `limit` bytes with 413 (DECISIONS 4)."""
+    declared = request.content_length
+    if declared is not None and declared > limit:
+        raise PayloadTooLarge(f"Request body too large (limit {limit} bytes)")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.body:
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"Request body too large (limit {limit} bytes)")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _event(function_id: str, body: bytes) -> HttpEvent:
+    headers: dict[str, str] = {}
+    for name, value in request.headers.items():
+        key = canonical_header(name)
+        if key != "Host" and key not in headers:
+            headers[key] = value
+    query = {key: request.args.get(key, "") for key in request.args}
+    return HttpEvent(
+        method=request.method,
+        path=request.path,
+        relative_path=_relative_path(request.path, function_id),
+        headers=headers,
+        query=query,
+        body=body,
+    )
+
+
+def _job(d: AppDeps, target: RuntimeTarget, event: HttpEvent) -> Job:
+    cfg = d.config
+    assert target.version_id is not None and target.code is not None
+    return Job(
+        execution_id=new_id(),
+        function_id=target.function_id,
+        function_name=target.name,
+        version_id=target.version_id,
+        version_number=target.version_number or 0,
+        code=target.code,
+        env=target.env,
+        event=event,
+        started_at=int(time.time()),
+        base_url=cfg.public_url,
+        timeout_s=float(cfg.timeout_seconds),
+        limits=JobLimits(
+            max_memory_bytes=cfg.max_memory_mb * 1024 * 1024,
+            max_log_entries=cfg.max_log_entries,
+            max_log_bytes=cfg.max_log_bytes,
+            http_max_response_bytes=cfg.http_max_response_bytes,
+        ),
+    )
+
+
+async def dispatch(d: AppDeps, request_: ExecRequest, receive: Any) -> ExecOutcome:
+    """Queue `request_` on the pool (503 when full) and wait for its one answer."""
+    if d.pool is None:
+        raise InternalError("Execution pool is not running")
+    try:
+        d.pool.send_nowait(request_)
+    except trio.WouldBlock:
+        raise Overloaded("Too many executions queued, retry later") from None
+    outcome: ExecOutcome = await receive.receive()
+    return outcome
+
+
+def _platform_headers(job: Job, duration_ms: int) -> dict[str, str]:
+    return {
+        "X-Function-Id": job.function_id,
+        "X-Function-Version-Id": job.version_id,
+        "X-Execution-Id": job.execution_id,
+        "X-Execution-Duration-Ms": str(duration_ms),
+    }
+
+
+@bp.route("/fn/<function_id>", methods=METHODS, defaults={"rest": ""})
+@bp.route("/fn/<function_id>/<path:rest>", methods=METHODS)
+async def invoke(function_id: str, rest: str) -> Response:
+    """Run the function's active version with this request as its event."""
+    d = deps()
+    target = d.state.read(lambda conn: load_target(conn, function_id))
+    if target is None:
+        raise NotFound("Function not found")
+    if target.disabled:
+        raise Forbidden("Function is disabled")
+    if target.version_id is None:
+        raise InternalError("No active version found")
+
+    event = _event(function_id, await _read_body(d.config.max_body_bytes))
+    job = _job(d, target, event)
+    event_json = masked_event_json(
+        event.method,
+        event.path,
+        event.relative_path,
+        event.headers,
+        event.query,
+        event.body.decode("utf-8", errors="replace"),
+    )
+    send, receive = trio.open_memory_channel[ExecOutcome](1)
+    outcome = await dispatch(
+        d, ExecRequest(job, "http", event_json, target.save_response, send), receive
+    )
+
+    headers = _platform_headers(job, outcome.duration_ms)
+    result = outcome.result
+    if result.error is not None or result.response is None:
+        return json_response({"error": EXECUTION_FAILED}, 500, headers)
+    reply = result.response
+    for name, value in reply.headers.items():
+        key = canonical_header(name)
+        if key not in HOP_HEADERS:  # framing is ours; a function cannot corrupt it
+            headers[key] = value
+    if not any(name.lower() == "content-type" for name in headers):
+        headers["Content-Type"] = "application/json"
+    response = Response(reply.body, status=reply.status_code or 200)
+    for name, value in headers.items():
+        response.headers[name] = value
+    return response
