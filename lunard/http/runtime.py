@@ -7,19 +7,14 @@ The execution record is written by the pool through the sink, for successes and 
 
 from __future__ import annotations
 
-import time
-from typing import Any
-
-import trio
 from quart import Blueprint, Response, request
 
-from lunard.errors import Forbidden, InternalError, NotFound, Overloaded, PayloadTooLarge
-from lunard.http.deps import AppDeps, deps
+from lunard.errors import Forbidden, InternalError, NotFound, PayloadTooLarge
+from lunard.http.deps import deps
 from lunard.http.responses import json_response
-from lunard.ids import new_id
-from lunard.masking import masked_event_json
-from lunard.messages import ExecOutcome, ExecRequest, HttpEvent, Job, JobLimits
-from lunard.state.runtime import RuntimeTarget, load_target
+from lunard.jobs import build_job, execute, stored_event_json
+from lunard.messages import HttpEvent, Job
+from lunard.state.runtime import load_target
 
 bp = Blueprint("runtime", __name__)
 
@@ -70,42 +65,6 @@ def _event(function_id: str, body: bytes) -> HttpEvent:
     )
 
 
-def _job(d: AppDeps, target: RuntimeTarget, event: HttpEvent) -> Job:
-    cfg = d.config
-    assert target.version_id is not None and target.code is not None
-    return Job(
-        execution_id=new_id(),
-        function_id=target.function_id,
-        function_name=target.name,
-        version_id=target.version_id,
-        version_number=target.version_number or 0,
-        code=target.code,
-        env=target.env,
-        event=event,
-        started_at=int(time.time()),
-        base_url=cfg.public_url,
-        timeout_s=float(cfg.timeout_seconds),
-        limits=JobLimits(
-            max_memory_bytes=cfg.max_memory_mb * 1024 * 1024,
-            max_log_entries=cfg.max_log_entries,
-            max_log_bytes=cfg.max_log_bytes,
-            http_max_response_bytes=cfg.http_max_response_bytes,
-        ),
-    )
-
-
-async def dispatch(d: AppDeps, request_: ExecRequest, receive: Any) -> ExecOutcome:
-    """Queue `request_` on the pool (503 when full) and wait for its one answer."""
-    if d.pool is None:
-        raise InternalError("Execution pool is not running")
-    try:
-        d.pool.send_nowait(request_)
-    except trio.WouldBlock:
-        raise Overloaded("Too many executions queued, retry later") from None
-    outcome: ExecOutcome = await receive.receive()
-    return outcome
-
-
 def _platform_headers(job: Job, duration_ms: int) -> dict[str, str]:
     return {
         "X-Function-Id": job.function_id,
@@ -129,18 +88,15 @@ async def invoke(function_id: str, rest: str) -> Response:
         raise InternalError("No active version found")
 
     event = _event(function_id, await _read_body(d.config.max_body_bytes))
-    job = _job(d, target, event)
-    event_json = masked_event_json(
-        event.method,
-        event.path,
-        event.relative_path,
-        event.headers,
-        event.query,
-        event.body.decode("utf-8", errors="replace"),
-    )
-    send, receive = trio.open_memory_channel[ExecOutcome](1)
-    outcome = await dispatch(
-        d, ExecRequest(job, "http", event_json, target.save_response, send), receive
+    job = build_job(d.config, target, event)
+    if d.pool is None:
+        raise InternalError("Execution pool is not running")
+    outcome = await execute(
+        d.pool,
+        job,
+        trigger="http",  # DECISIONS 6: a public X-Trigger header never makes a cron run
+        event_json=stored_event_json(event),
+        save_response=target.save_response,
     )
 
     headers = _platform_headers(job, outcome.duration_ms)

@@ -1,0 +1,79 @@
+"""Building the `Job` a worker runs, the same way for HTTP calls and scheduled runs."""
+
+from __future__ import annotations
+
+import time
+
+import trio
+
+from lunard.config import Config
+from lunard.errors import InternalError, Overloaded
+from lunard.ids import new_id
+from lunard.masking import masked_event_json
+from lunard.messages import ExecOutcome, ExecRequest, HttpEvent, Job, JobLimits, Trigger
+from lunard.state.runtime import RuntimeTarget
+
+
+def build_job(config: Config, target: RuntimeTarget, event: HttpEvent) -> Job:
+    """A Job for the target's active version (which must exist) with a new execution id."""
+    if target.version_id is None or target.code is None:
+        raise ValueError(f"function {target.function_id} has no active version")
+    return Job(
+        execution_id=new_id(),
+        function_id=target.function_id,
+        function_name=target.name,
+        version_id=target.version_id,
+        version_number=target.version_number or 0,
+        code=target.code,
+        env=target.env,
+        event=event,
+        started_at=int(time.time()),
+        base_url=config.public_url,
+        timeout_s=float(config.timeout_seconds),
+        limits=JobLimits(
+            max_memory_bytes=config.max_memory_mb * 1024 * 1024,
+            max_log_entries=config.max_log_entries,
+            max_log_bytes=config.max_log_bytes,
+            http_max_response_bytes=config.http_max_response_bytes,
+        ),
+    )
+
+
+def stored_event_json(event: HttpEvent) -> str:
+    """The masked `event_json` kept with the execution record (http-api §4.6)."""
+    return masked_event_json(
+        event.method,
+        event.path,
+        event.relative_path,
+        event.headers,
+        event.query,
+        event.body.decode("utf-8", errors="replace"),
+    )
+
+
+async def execute(
+    pool: trio.MemorySendChannel[ExecRequest],
+    job: Job,
+    *,
+    trigger: Trigger,
+    event_json: str,
+    save_response: bool,
+) -> ExecOutcome:
+    """Queue `job` on the pool and wait for its one answer.
+
+    A full queue raises `Overloaded` at once (503 with Retry-After for HTTP callers; a
+    skipped run for the scheduler); the call is never queued twice.
+    """
+    send, receive = trio.open_memory_channel[ExecOutcome](1)
+    request = ExecRequest(job, trigger, event_json, save_response, send)
+    try:
+        pool.send_nowait(request)
+    except trio.WouldBlock:
+        raise Overloaded("Too many executions queued, retry later") from None
+    except (trio.BrokenResourceError, trio.ClosedResourceError):
+        raise InternalError("Execution pool is not running") from None
+    async with receive:
+        try:
+            return await receive.receive()
+        except trio.EndOfChannel:
+            raise InternalError("Execution pool stopped before answering") from None
