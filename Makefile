@@ -21,6 +21,7 @@ test: $(VENV)/.installed lint
 	$(VENV)/bin/pytest -q
 
 bench: $(VENV)/.installed
+	command -v wrk >/dev/null || apt-get install -y wrk || (apt-get update && apt-get install -y wrk)
 	$(PY) -m bench
 
 clean:

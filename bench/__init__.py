@@ -1,0 +1,1 @@
+"""Benchmarks (`make bench`): print figures and ratios measured in the same run."""

@@ -1,0 +1,79 @@
+"""`make bench`: the /fn runtime against the ceiling of our HTTP stack, in one run.
+
+(a) a bare quart-trio app on hypercorn returning "hello"; (b) /fn hello world; (c) /fn KV
+counter with a log line; (d) a CPU-bound function (3,000,000-iteration loop). wrk at 16
+connections, 10 s each. Targets on a 2-core machine: (b)/(a) >= 0.6, p99 of (b) <= 50 ms,
+(d) median <= 20 ms (one request at a time), zero errors.
+"""
+
+from __future__ import annotations
+
+import statistics
+
+from bench.harness import (
+    create_function,
+    sequential_latencies,
+    start_bare,
+    start_lunard,
+    wrk,
+)
+
+HELLO = 'function handler(ctx, event) return {statusCode = 200, body = "hello"} end'
+COUNTER = """
+function handler(ctx, event)
+  local n = tonumber(kv.get("n") or "0") + 1
+  kv.set("n", n)
+  log.info("count " .. n)
+  return {statusCode = 200, body = tostring(n)}
+end
+"""
+CPU = """
+function handler(ctx, event)
+  local x = 0
+  for i = 1, 3000000 do x = x + i % 7 end
+  return {statusCode = 200, body = tostring(x)}
+end
+"""
+
+
+def runtime_bench(seconds: int = 10) -> None:
+    bare = start_bare()
+    try:
+        a = wrk("(a) bare quart-trio hello", bare.url + "/", seconds=seconds)
+    finally:
+        bare.stop()
+
+    daemon = start_lunard()
+    try:
+        hello = create_function(daemon.url, "bench-hello", HELLO)
+        counter = create_function(daemon.url, "bench-counter", COUNTER)
+        cpu = create_function(daemon.url, "bench-cpu", CPU)
+        sequential_latencies(f"{daemon.url}/fn/{hello}", 50)  # warm the workers
+        b = wrk("(b) /fn hello", f"{daemon.url}/fn/{hello}", seconds=seconds)
+        c = wrk("(c) /fn kv counter + log", f"{daemon.url}/fn/{counter}", seconds=seconds)
+        d = wrk("(d) /fn 3M-iteration loop", f"{daemon.url}/fn/{cpu}", seconds=seconds)
+        cpu_times = sequential_latencies(f"{daemon.url}/fn/{cpu}", 40)
+    finally:
+        daemon.stop()
+
+    print(f"{'scenario':34} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'requests':>9} {'errors':>7}")
+    for r in (a, b, c, d):
+        print(
+            f"{r.label:34} {r.rps:9.0f} {r.p50_ms:8.2f} {r.p99_ms:8.2f} "
+            f"{r.requests:9d} {r.errors:7d}"
+        )
+    ratio = b.rps / a.rps
+    cpu_median = statistics.median(cpu_times)
+    print()
+    print(f"(b)/(a) throughput ratio: {ratio:.2f}   (target >= 0.6)")
+    print(f"(b) p99: {b.p99_ms:.1f} ms   (target <= 50 ms)")
+    print(f"(d) median, one request at a time: {cpu_median:.1f} ms   (target <= 20 ms)")
+    print(f"errors: {a.errors + b.errors + c.errors + d.errors}   (target 0)")
+
+
+def main() -> None:
+    runtime_bench()
+
+
+if __name__ == "__main__":
+    main()
