@@ -1,0 +1,334 @@
+"""Functions, versions, env vars and KV in the state database (platform §3.3).
+
+Pure functions over a `sqlite3.Connection`; `StateStore.call` runs each in one transaction,
+so a raised exception leaves nothing half-written. Rows become the API's JSON shapes
+(http-api §3.1–3.2) here, with "omit if null" fields left out.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from lunard.errors import BadRequest, InternalError, NotFound
+from lunard.ids import new_id, version_id
+from lunard.validation import FunctionUpdate
+
+GLOBAL_SCOPE = ""  # the global KV namespace's function id
+FUNCTION_NOT_FOUND = "Function not found"
+VERSION_NOT_FOUND = "Version not found"
+
+_OPTIONAL_FUNCTION_FIELDS = ("description", "retention_days", "cron_schedule", "cron_status")
+_UPDATABLE_COLUMNS = (
+    "name",
+    "description",
+    "disabled",
+    "retention_days",
+    "cron_schedule",
+    "cron_status",
+    "save_response",
+)
+EMPTY_VERSION: dict[str, Any] = {
+    "id": "",
+    "function_id": "",
+    "version": 0,
+    "code": "",
+    "created_at": 0,
+    "is_active": False,
+}
+
+
+def _now() -> int:
+    return int(time.time())
+
+
+# --------------------------------------------------------------------------- JSON shapes
+
+
+def version_json(row: sqlite3.Row) -> dict[str, Any]:
+    """A FunctionVersion; `created_by` omitted when null."""
+    data: dict[str, Any] = {
+        "id": row["id"],
+        "function_id": row["function_id"],
+        "version": row["version"],
+        "code": row["code"],
+        "created_at": row["created_at"],
+    }
+    if row["created_by"] is not None:
+        data["created_by"] = row["created_by"]
+    data["is_active"] = bool(row["is_active"])
+    return data
+
+
+def function_json(
+    row: sqlite3.Row,
+    active: dict[str, Any] | None,
+    *,
+    env_vars: dict[str, str] | None = None,
+    scoped_data: dict[str, str] | None = None,
+    global_data: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """A FunctionWithActiveVersion. `scoped_data`/`global_data` stay null unless given."""
+    data: dict[str, Any] = {"id": row["id"], "name": row["name"]}
+    if row["description"] is not None:
+        data["description"] = row["description"]
+    data["env_vars"] = env_vars or {}
+    data["disabled"] = bool(row["disabled"])
+    for name in _OPTIONAL_FUNCTION_FIELDS[1:]:
+        if row[name] is not None:
+            data[name] = row[name]
+    data["save_response"] = bool(row["save_response"])
+    data["created_at"] = row["created_at"]
+    data["updated_at"] = row["updated_at"]
+    data["scoped_data"] = scoped_data
+    data["global_data"] = global_data
+    data["active_version"] = active if active is not None else dict(EMPTY_VERSION)
+    return data
+
+
+# --------------------------------------------------------------------------- lookups
+
+
+def function_row(conn: sqlite3.Connection, function_id: str) -> sqlite3.Row | None:
+    row: sqlite3.Row | None = conn.execute(
+        "SELECT * FROM functions WHERE id = ?", (function_id,)
+    ).fetchone()
+    return row
+
+
+def require_function(conn: sqlite3.Connection, function_id: str) -> sqlite3.Row:
+    """The function's row, or NotFound `Function not found`."""
+    row = function_row(conn, function_id)
+    if row is None:
+        raise NotFound(FUNCTION_NOT_FOUND)
+    return row
+
+
+def active_version(conn: sqlite3.Connection, function_id: str) -> dict[str, Any] | None:
+    """The function's active FunctionVersion, or None."""
+    row = conn.execute(
+        "SELECT * FROM function_versions WHERE function_id = ? AND is_active = 1 "
+        "ORDER BY version DESC LIMIT 1",
+        (function_id,),
+    ).fetchone()
+    return version_json(row) if row is not None else None
+
+
+def env_vars(conn: sqlite3.Connection, function_id: str) -> dict[str, str]:
+    """All env vars of a function, by key."""
+    rows = conn.execute(
+        "SELECT key, value FROM env_vars WHERE function_id = ? ORDER BY key", (function_id,)
+    )
+    return {row["key"]: row["value"] for row in rows}
+
+
+def kv_entries(conn: sqlite3.Connection, scope: str) -> dict[str, str]:
+    """All KV entries of a scope (a function id, or GLOBAL_SCOPE)."""
+    rows = conn.execute(
+        "SELECT key, value FROM kv_store WHERE function_id = ? ORDER BY key", (scope,)
+    )
+    return {row["key"]: row["value"] for row in rows}
+
+
+# --------------------------------------------------------------------------- functions
+
+
+def create_function(
+    conn: sqlite3.Connection, name: str, description: str | None, code: str
+) -> dict[str, Any]:
+    """Insert a function and its active version 1; return the FunctionWithActiveVersion."""
+    now = _now()
+    function_id = new_id(now)
+    conn.execute(
+        "INSERT INTO functions (id, name, description, created_at, updated_at) "
+        "VALUES (?, ?, ?, ?, ?)",
+        (function_id, name, description, now, now),
+    )
+    version = create_version(conn, function_id, code, now)
+    return function_json(require_function(conn, function_id), version)
+
+
+def list_functions(
+    conn: sqlite3.Connection, limit: int, offset: int
+) -> tuple[list[dict[str, Any]], int]:
+    """One page of functions, newest first, with their active versions; and the total."""
+    total = int(conn.execute("SELECT COUNT(*) FROM functions").fetchone()[0])
+    rows = conn.execute(
+        "SELECT * FROM functions ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?",
+        (limit, offset),
+    ).fetchall()
+    return [function_json(row, active_version(conn, row["id"])) for row in rows], total
+
+
+def get_function(conn: sqlite3.Connection, function_id: str) -> dict[str, Any]:
+    """The full view of one function: env vars and both KV scopes included.
+
+    NotFound for an unknown id; InternalError `No active version found` without one.
+    """
+    row = require_function(conn, function_id)
+    active = active_version(conn, function_id)
+    if active is None:
+        raise InternalError("No active version found")
+    return function_json(
+        row,
+        active,
+        env_vars=env_vars(conn, function_id),
+        scoped_data=kv_entries(conn, function_id),
+        global_data=kv_entries(conn, GLOBAL_SCOPE),
+    )
+
+
+def update_function(conn: sqlite3.Connection, function_id: str, update: FunctionUpdate) -> None:
+    """Apply a validated update: new active version for `code`, then the metadata.
+
+    Upstream's answers for an unknown function are kept: 500 `Failed to create new version`
+    when `code` is present, else 404. `updated_at` moves only with metadata.
+    """
+    exists = function_row(conn, function_id) is not None
+    if update.code is not None:
+        if not exists:
+            raise InternalError("Failed to create new version")
+        create_version(conn, function_id, update.code, _now())
+    metadata = update.metadata()
+    if not metadata:
+        return
+    if not exists:
+        raise NotFound(FUNCTION_NOT_FOUND)
+    columns = [name for name in _UPDATABLE_COLUMNS if name in metadata]
+    assignments = ", ".join(f"{name} = ?" for name in columns)
+    values = [_column_value(metadata[name]) for name in columns]
+    conn.execute(
+        f"UPDATE functions SET {assignments}, updated_at = ? WHERE id = ?",
+        (*values, _now(), function_id),
+    )
+
+
+def _column_value(value: object) -> object:
+    return int(value) if isinstance(value, bool) else value
+
+
+def delete_function(conn: sqlite3.Connection, function_id: str) -> None:
+    """Delete a function and (by cascade) its versions; env and KV stay, like upstream."""
+    cursor = conn.execute("DELETE FROM functions WHERE id = ?", (function_id,))
+    if cursor.rowcount == 0:
+        raise NotFound(FUNCTION_NOT_FOUND)
+
+
+def schedule_of(conn: sqlite3.Connection, function_id: str) -> tuple[str | None, str | None]:
+    """`(cron_schedule, cron_status)` of a function; NotFound for an unknown id."""
+    row = require_function(conn, function_id)
+    return row["cron_schedule"], row["cron_status"]
+
+
+# --------------------------------------------------------------------------- env and KV
+
+
+def replace_env(
+    conn: sqlite3.Connection, function_id: str, values: Mapping[str, str]
+) -> dict[str, Any] | None:
+    """Make the function's env vars exactly `values`; return the active version (or None)."""
+    require_function(conn, function_id)
+    conn.execute("DELETE FROM env_vars WHERE function_id = ?", (function_id,))
+    conn.executemany(
+        "INSERT INTO env_vars (function_id, key, value) VALUES (?, ?, ?)",
+        [(function_id, key, value) for key, value in values.items()],
+    )
+    return active_version(conn, function_id)
+
+
+def replace_kv(
+    conn: sqlite3.Connection,
+    function_id: str,
+    entries: Sequence[tuple[str, str]],
+    *,
+    global_scope: bool,
+) -> dict[str, Any] | None:
+    """Make one KV scope exactly `entries` (last duplicate wins); return the active version.
+
+    The function must exist even when the global scope is replaced.
+    """
+    require_function(conn, function_id)
+    scope = GLOBAL_SCOPE if global_scope else function_id
+    conn.execute("DELETE FROM kv_store WHERE function_id = ?", (scope,))
+    conn.executemany(
+        "INSERT OR REPLACE INTO kv_store (function_id, key, value) VALUES (?, ?, ?)",
+        [(scope, key, value) for key, value in entries],
+    )
+    return active_version(conn, function_id)
+
+
+# --------------------------------------------------------------------------- versions
+
+
+def create_version(
+    conn: sqlite3.Connection, function_id: str, code: str, now: int | None = None
+) -> dict[str, Any]:
+    """Insert version max+1 as the only active one; return it."""
+    row = conn.execute(
+        "SELECT COALESCE(MAX(version), 0) FROM function_versions WHERE function_id = ?",
+        (function_id,),
+    ).fetchone()
+    number = int(row[0]) + 1
+    conn.execute("UPDATE function_versions SET is_active = 0 WHERE function_id = ?", (function_id,))
+    conn.execute(
+        "INSERT INTO function_versions (id, function_id, version, code, created_at, is_active) "
+        "VALUES (?, ?, ?, ?, ?, 1)",
+        (version_id(function_id, number), function_id, number, code, now or _now()),
+    )
+    return _require_version(conn, function_id, version_id(function_id, number))
+
+
+def list_versions(
+    conn: sqlite3.Connection, function_id: str, limit: int, offset: int
+) -> tuple[list[dict[str, Any]], int]:
+    """One page of a function's versions, highest first, and the total; NotFound if unknown."""
+    require_function(conn, function_id)
+    total = int(
+        conn.execute(
+            "SELECT COUNT(*) FROM function_versions WHERE function_id = ?", (function_id,)
+        ).fetchone()[0]
+    )
+    rows = conn.execute(
+        "SELECT * FROM function_versions WHERE function_id = ? "
+        "ORDER BY version DESC LIMIT ? OFFSET ?",
+        (function_id, limit, offset),
+    )
+    return [version_json(row) for row in rows], total
+
+
+def version_by_number(
+    conn: sqlite3.Connection, function_id: str, number: int
+) -> dict[str, Any] | None:
+    """The version with this number, or None (also for an unknown function)."""
+    row = conn.execute(
+        "SELECT * FROM function_versions WHERE function_id = ? AND version = ?",
+        (function_id, number),
+    ).fetchone()
+    return version_json(row) if row is not None else None
+
+
+def _require_version(conn: sqlite3.Connection, function_id: str, vid: str) -> dict[str, Any]:
+    """The version `vid` if `function_id` owns it (DECISIONS 8), else NotFound."""
+    row = conn.execute(
+        "SELECT * FROM function_versions WHERE id = ? AND function_id = ?", (vid, function_id)
+    ).fetchone()
+    if row is None:
+        raise NotFound(VERSION_NOT_FOUND)
+    return version_json(row)
+
+
+def activate_version(conn: sqlite3.Connection, function_id: str, vid: str) -> None:
+    """Make `vid` the function's only active version (also when it already is)."""
+    _require_version(conn, function_id, vid)
+    conn.execute("UPDATE function_versions SET is_active = 0 WHERE function_id = ?", (function_id,))
+    conn.execute("UPDATE function_versions SET is_active = 1 WHERE id = ?", (vid,))
+
+
+def delete_version(conn: sqlite3.Connection, function_id: str, vid: str) -> None:
+    """Delete an inactive version; NotFound if missing, BadRequest if it is the active one."""
+    version = _require_version(conn, function_id, vid)
+    if version["is_active"]:
+        raise BadRequest("Cannot delete active version")
+    conn.execute("DELETE FROM function_versions WHERE id = ?", (vid,))
