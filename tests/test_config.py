@@ -1,0 +1,153 @@
+"""Configuration precedence and validation (statement 88; platform §4)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lunard.config import Config, env_name, load_config
+from lunard.errors import ConfigError
+
+
+def test_s88_defaults() -> None:
+    cfg = load_config(environ={})
+    assert cfg.port == 3000
+    assert cfg.data_dir == Path("./data")
+    assert cfg.execution_timeout == 300
+    assert cfg.timeout_seconds == 300
+    assert cfg.host == "127.0.0.1"
+    assert cfg.api_key == ""
+    assert cfg.session_ttl == 86400
+    assert cfg.public_url == "http://localhost:3000"
+
+
+def test_s88_execution_timeout_from_env() -> None:
+    assert load_config(environ={"EXECUTION_TIMEOUT": "120"}).timeout_seconds == 120
+
+
+@pytest.mark.parametrize("value", ["abc", "1.5", "12s", " "])
+def test_s88_non_numeric_execution_timeout_means_300(value: str) -> None:
+    assert load_config(environ={"EXECUTION_TIMEOUT": value}).timeout_seconds == 300
+
+
+def test_zero_execution_timeout_falls_back_to_300() -> None:
+    cfg = load_config(environ={"EXECUTION_TIMEOUT": "0"})
+    assert cfg.execution_timeout == 0
+    assert cfg.timeout_seconds == 300
+
+
+def test_upstream_env_names() -> None:
+    cfg = load_config(
+        environ={
+            "PORT": "8080",
+            "DATA_DIR": "/var/lib/lunard",
+            "API_KEY": "k",
+            "BASE_URL": "https://fn.example.com/",
+            "HOST": "0.0.0.0",
+        }
+    )
+    assert cfg.port == 8080
+    assert cfg.data_dir == Path("/var/lib/lunard")
+    assert cfg.api_key == "k"
+    assert cfg.host == "0.0.0.0"
+    assert cfg.public_url == "https://fn.example.com"  # one trailing slash removed
+
+
+def test_other_settings_use_lunard_prefix() -> None:
+    assert env_name("workers") == "LUNARD_WORKERS"
+    assert env_name("port") == "PORT"
+    cfg = load_config(
+        environ={"LUNARD_WORKERS": "3", "LUNARD_SHUTDOWN_GRACE": "2.5", "WORKERS": "9"}
+    )
+    assert cfg.workers == 3
+    assert cfg.shutdown_grace == 2.5
+
+
+def test_empty_env_value_is_ignored() -> None:
+    assert load_config(environ={"PORT": "", "LUNARD_WORKERS": ""}).port == 3000
+
+
+def test_precedence_defaults_file_env_overrides(tmp_path: Path) -> None:
+    config_file = tmp_path / "lunard.toml"
+    config_file.write_text('port = 4000\nworkers = 2\nqueue_size = 10\nlog_level = "DEBUG"\n')
+    from_file = load_config(file=config_file, environ={})
+    assert (from_file.port, from_file.workers, from_file.queue_size) == (4000, 2, 10)
+    assert from_file.max_memory_mb == Config().max_memory_mb  # untouched default
+
+    env = {"PORT": "5000", "LUNARD_WORKERS": "4"}
+    from_env = load_config(file=config_file, environ=env)
+    assert (from_env.port, from_env.workers, from_env.queue_size) == (5000, 4, 10)
+
+    flags = load_config(file=config_file, environ=env, overrides={"port": "6000", "workers": None})
+    assert (flags.port, flags.workers, flags.queue_size) == (6000, 4, 10)
+    assert flags.log_level == "DEBUG"
+
+
+@pytest.mark.parametrize(
+    ("environ", "names"),
+    [
+        ({"PORT": "abc"}, ("port", "PORT")),
+        ({"PORT": "70000"}, ("port", "PORT")),
+        ({"LUNARD_WORKERS": "many"}, ("workers", "LUNARD_WORKERS")),
+        ({"LUNARD_WORKERS": "0"}, ("workers", "LUNARD_WORKERS")),
+        ({"LUNARD_QUEUE_SIZE": "0"}, ("queue_size", "LUNARD_QUEUE_SIZE")),
+        ({"LUNARD_SESSION_TTL": "10"}, ("session_ttl", "LUNARD_SESSION_TTL")),
+        ({"LUNARD_SHUTDOWN_GRACE": "soon"}, ("shutdown_grace", "LUNARD_SHUTDOWN_GRACE")),
+        ({"LUNARD_LOG_LEVEL": "LOUD"}, ("log_level", "LUNARD_LOG_LEVEL")),
+        ({"LUNARD_TIMEZONE": "Mars/Olympus"}, ("timezone", "LUNARD_TIMEZONE")),
+        ({"EXECUTION_TIMEOUT": "-5"}, ("execution_timeout", "EXECUTION_TIMEOUT")),
+    ],
+)
+def test_invalid_values_name_the_setting(environ: dict[str, str], names: tuple[str, str]) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(environ=environ)
+    for name in names:
+        assert name in info.value.message
+
+
+def test_invalid_flag_value_names_the_setting() -> None:
+    with pytest.raises(ConfigError, match="max_body_bytes"):
+        load_config(environ={}, overrides={"max_body_bytes": "big"})
+
+
+def test_config_file_errors(tmp_path: Path) -> None:
+    unknown = tmp_path / "unknown.toml"
+    unknown.write_text("prot = 3000\n")
+    with pytest.raises(ConfigError, match="unknown setting 'prot'"):
+        load_config(file=unknown, environ={})
+    broken = tmp_path / "broken.toml"
+    broken.write_text("port = \n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(file=broken, environ={})
+    with pytest.raises(ConfigError, match="cannot read config file"):
+        load_config(file=tmp_path / "missing.toml", environ={})
+    wrong_type = tmp_path / "wrong.toml"
+    wrong_type.write_text("port = true\n")
+    with pytest.raises(ConfigError, match="port"):
+        load_config(file=wrong_type, environ={})
+
+
+def test_config_is_frozen() -> None:
+    cfg = load_config(environ={})
+    with pytest.raises(AttributeError):
+        cfg.port = 1  # type: ignore[misc]
+
+
+def test_serve_with_invalid_setting_exits_2_with_message(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LUNARD_")}
+    env.update({"DATA_DIR": str(tmp_path / "data"), "LUNARD_WORKERS": "lots"})
+    result = subprocess.run(
+        [sys.executable, "-m", "lunard", "serve"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "configuration error" in result.stderr
+    assert "LUNARD_WORKERS" in result.stderr
+    assert not (tmp_path / "data").exists()  # nothing was created before the check
