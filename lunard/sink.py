@@ -294,8 +294,8 @@ def _open(path: Path) -> duckdb.DuckDBPyConnection:
         conn = duckdb.connect(str(path))
     except duckdb.Error as exc:
         raise DataDirError(
-            f"cannot open records database {path}: {exc}. If the file is corrupt, move it "
-            "away (lunard never recreates it on its own) and start again."
+            f"cannot open records database {path} ({exc}); if the file is corrupt, move it "
+            "away and start again (lunard never recreates it on its own)"
         ) from exc
     try:
         records.migrate(conn)
