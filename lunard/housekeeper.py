@@ -1,0 +1,96 @@
+"""The housekeeper actor: per-function retention of execution records (platform §2).
+
+Upstream deletes, once an hour, every execution older than the *longest* retention of any
+function (one global cutoff). lunard keeps each function's own promise instead
+(DECISIONS 14): a function's executions older than its `retention_days` (NULL = 7) go, with
+their logs, AI and email rows, and nothing younger is touched.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import time
+from collections.abc import Callable
+from typing import Any
+
+import trio
+
+from lunard.sink import delete as delete_records
+from lunard.state.db import StateStore
+
+log = logging.getLogger(__name__)
+
+DEFAULT_RETENTION_DAYS = 7
+SECONDS_PER_DAY = 86_400
+
+
+def retention_cutoffs(conn: sqlite3.Connection, now: float) -> dict[str, int]:
+    """Function id -> Unix second before which its executions are expired.
+
+    NULL (or a non-positive value written around the API's validation) means the default of
+    7 days.
+    """
+    cutoffs: dict[str, int] = {}
+    for row in conn.execute("SELECT id, retention_days FROM functions"):
+        days = row["retention_days"]
+        if days is None or days <= 0:
+            days = DEFAULT_RETENTION_DAYS
+        cutoffs[row["id"]] = int(now) - int(days) * SECONDS_PER_DAY
+    return cutoffs
+
+
+class Housekeeper:
+    """The retention actor.
+
+    Owns: the retention timer (trio time, so `MockClock` drives it in tests).
+    Receives: nothing; it acts on time alone. A pass runs at start-up and then every
+    `interval` seconds, measured from the start of the previous pass.
+    Sends: one `DeleteRecords` (per-function cutoffs) to the sink per pass, and logs
+    `Old executions cleanup completed total_deleted=N`. A failing pass (state or sink error)
+    is logged as `Failed to cleanup old executions` and the next pass tries again.
+
+    `clock` is the wall clock in Unix seconds (cutoffs are wall-clock instants).
+    """
+
+    def __init__(
+        self,
+        *,
+        state: StateStore,
+        sink: trio.MemorySendChannel[Any],
+        interval: float = 3600,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if interval <= 0:
+            raise ValueError("housekeeping interval must be positive")
+        self._state = state
+        self._sink = sink
+        self.interval = interval
+        self._clock = clock
+
+    async def run(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Report ready at once, then run a pass now and every `interval` until cancelled."""
+        log.info("Housekeeping scheduler started interval=%ss", self.interval)
+        task_status.started()
+        while True:
+            started = trio.current_time()
+            try:
+                await self.sweep()
+            except Exception:
+                log.exception("Failed to cleanup old executions; retrying in %ss", self.interval)
+            await trio.sleep_until(started + self.interval)
+
+    async def sweep(self) -> int:
+        """One retention pass: delete every function's expired executions; return how many.
+
+        Raises what the state store or the sink raises (`run` logs it and retries later).
+        """
+        now = self._clock()
+        cutoffs = await self._state.call(lambda conn: retention_cutoffs(conn, now))
+        deleted = await delete_records(self._sink, older_than=cutoffs) if cutoffs else 0
+        log.info(
+            "Old executions cleanup completed total_deleted=%d functions=%d",
+            deleted,
+            len(cutoffs),
+        )
+        return deleted
