@@ -88,6 +88,7 @@ class Sink:
         self._limiter = trio.CapacityLimiter(1)
         self._buffer: list[RecordBatch] = []
         self._first_buffered_at = math.inf
+        self._failed = False
 
     async def run(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Open the database, report ready, then serve the inbox until cancelled or closed."""
@@ -156,11 +157,16 @@ class Sink:
         batches, rows = self._buffer, self.stats.pending_rows
         self._buffer, self.stats.pending_rows = [], 0
         self._first_buffered_at = math.inf
+        if self._failed:
+            self.stats.rows_dropped += rows
+            log.error("records sink: database failed earlier; %d rows dropped", rows)
+            return
         try:
             await self._on_thread(write_batches, self._require_conn(), batches)
         except duckdb.FatalException as exc:
             # The database invalidated itself (disk full, I/O error): nothing more can be
             # written through this connection, so the actor stops and the supervisor decides.
+            self._failed = True
             self.stats.rows_dropped += rows
             raise StorageError(f"records database failed, {rows} rows lost: {exc}") from exc
         except duckdb.Error:
