@@ -70,6 +70,7 @@ def start_daemon(
     if api_key is not None:
         full_env["API_KEY"] = api_key
     full_env.update(env or {})
+    offset = log_path.stat().st_size if log_path.exists() else 0
     log_file = log_path.open("ab")
     proc = subprocess.Popen(
         [sys.executable, "-m", "lunard", "serve", *(args or [])],
@@ -81,7 +82,7 @@ def start_daemon(
     log_file.close()
     deadline = time.monotonic() + ready_timeout
     while time.monotonic() < deadline:
-        match = READY.search(log_path.read_text(errors="replace"))
+        match = READY.search(log_path.read_bytes()[offset:].decode(errors="replace"))
         if match:
             key = api_key if api_key is not None else (data_dir / "api_key.txt").read_text()
             return Daemon(match.group(1), key, data_dir, proc, log_path)
