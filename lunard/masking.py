@@ -1,0 +1,160 @@
+"""Redaction of secrets before anything is stored (lua-runtime §9, platform §5, http-api §4.6).
+
+Only stored copies are masked: the handler always sees the real event. The replacement is
+the string `[REDACTED]` everywhere.
+
+- headers: masked when the lower-cased name contains a sensitive fragment;
+- query parameters: same rule with the query list;
+- JSON bodies (event body, AI/email request and response JSON): object fields whose name
+  equals a sensitive word, or starts with it followed by `_` or `-`, are replaced whole; the
+  document is re-serialised the way Go does (compact, sorted keys). Non-JSON text is kept;
+- log messages: a fixed list of regexes, each whole match replaced.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from lunard import gojson
+
+REDACTED = "[REDACTED]"
+
+_HEADER_FRAGMENTS = (
+    "authorization",
+    "cookie",
+    "x-api-key",
+    "x-auth-token",
+    "proxy-authorization",
+    "token",
+    "key",
+    "secret",
+    "password",
+    "auth",
+)
+_QUERY_FRAGMENTS = (
+    "api_key",
+    "apikey",
+    "access_token",
+    "token",
+    "secret",
+    "password",
+    "auth",
+    "key",
+)
+_BODY_FIELDS = (
+    "password",
+    "secret",
+    "api_key",
+    "apikey",
+    "access_token",
+    "private_key",
+    "client_secret",
+    "token",
+    "auth",
+    "authorization",
+    "bearer",
+    "credential",
+    "credentials",
+)
+_BODY_EXACT = frozenset(_BODY_FIELDS)
+_BODY_PREFIXES = tuple(f"{word}{sep}" for word in _BODY_FIELDS for sep in ("_", "-"))
+
+# Go's RE2 `\s` is ASCII whitespace only, hence re.ASCII.
+_LOG_PATTERNS = tuple(
+    re.compile(pattern, re.ASCII)
+    for pattern in (
+        r"eyJ[A-Za-z0-9_-]*\.eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*",
+        r"(?i)bearer\s+[A-Za-z0-9_\-.]+",
+        r"(?i)(api[_-]?key|apikey|key)[\s:=]+[A-Za-z0-9_\-]{15,}",
+        r"(?i)(token|secret|password)[\s:=]+[A-Za-z0-9_\-]{10,}",
+        r"AKIA[0-9A-Z]{16}",
+        r"(?i)(secret|token|password)[\s:=]+[A-Za-z0-9+/]{40,}={0,2}",
+    )
+)
+
+
+def _name_contains(name: str, fragments: tuple[str, ...]) -> bool:
+    lowered = name.lower()
+    return any(fragment in lowered for fragment in fragments)
+
+
+def mask_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """A copy of `headers` with every sensitive header's value replaced."""
+    return {
+        name: REDACTED if _name_contains(name, _HEADER_FRAGMENTS) else value
+        for name, value in headers.items()
+    }
+
+
+def mask_query(query: Mapping[str, str]) -> dict[str, str]:
+    """A copy of `query` with every sensitive parameter's value replaced."""
+    return {
+        name: REDACTED if _name_contains(name, _QUERY_FRAGMENTS) else value
+        for name, value in query.items()
+    }
+
+
+def is_sensitive_field(name: str) -> bool:
+    """Whether a JSON object field is redacted (`auth_token` yes, `completion_tokens` no)."""
+    lowered = name.lower()
+    return lowered in _BODY_EXACT or lowered.startswith(_BODY_PREFIXES)
+
+
+def mask_json_value(value: Any) -> Any:
+    """`value` (as parsed from JSON) with sensitive object fields replaced, recursively."""
+    if isinstance(value, dict):
+        return {
+            key: REDACTED if is_sensitive_field(key) else mask_json_value(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [mask_json_value(item) for item in value]
+    return value
+
+
+def mask_json_text(text: str) -> str:
+    """A JSON document masked and re-serialised like Go; non-JSON (or empty) text unchanged."""
+    if not text:
+        return text
+    try:
+        parsed = gojson.loads(text)
+    except gojson.DecodeError:
+        return text
+    try:
+        return gojson.dumps(mask_json_value(parsed), max_depth=100_000)
+    except (RecursionError, gojson.UnsupportedValue):
+        # Parsed but too deep to re-serialise: storing it unmasked could leak a secret.
+        return REDACTED
+
+
+def mask_log_message(message: str) -> str:
+    """A log line with tokens, keys and passwords replaced (each whole match, keyword too)."""
+    for pattern in _LOG_PATTERNS:
+        message = pattern.sub(REDACTED, message)
+    return message
+
+
+def masked_event_json(
+    method: str,
+    path: str,
+    relative_path: str,
+    headers: Mapping[str, str],
+    query: Mapping[str, str],
+    body: str,
+) -> str:
+    """The `event_json` stored with an execution: the event with headers/query/body masked.
+
+    Keys in upstream's struct order (`method, path, relativePath, headers, body, query`),
+    Go's escaping and compact form; `method`, `path` and `relativePath` are kept as given.
+    """
+    parts = (
+        ("method", gojson.quote(method)),
+        ("path", gojson.quote(path)),
+        ("relativePath", gojson.quote(relative_path)),
+        ("headers", gojson.dumps(mask_headers(headers))),
+        ("body", gojson.quote(mask_json_text(body))),
+        ("query", gojson.dumps(mask_query(query))),
+    )
+    return "{" + ",".join(f'"{key}":{value}' for key, value in parts) + "}"

@@ -1,0 +1,87 @@
+"""The Lua host modules (lua-runtime §6) and `install_modules`, called once per execution.
+
+`install_modules(lua, host)` assigns the global tables in upstream's order: log, kv, env,
+(http), json, base64, crypto, time, url, strings, random, router, (ai, email). Each module
+lives in its own file and declares a `MODULE` spec; `bridge` turns all specs into one Lua
+chunk of argument-checking wrappers.
+
+Cost: the wrapper chunk is generated and compiled to LuaJIT bytecode once per process; per
+execution we load that bytecode and run it with one Python callable (`Bridge.call`) through
+which every wrapper reaches its implementation.
+
+Adding a module (`http`, `ai`, `email` come later): write `lunard/worker/modules/<name>.py`
+with a `MODULE = ModuleSpec(...)` and put it in `MODULES` at upstream's position (the
+commented slots below). Nothing else changes.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import lupa.luajit21 as lupa
+
+from lunard.worker.host import HostContext
+from lunard.worker.modules import (
+    base64,
+    crypto,
+    env,
+    json,
+    kv,
+    log,
+    random,
+    router,
+    strings,
+    time,
+    url,
+)
+from lunard.worker.modules.bridge import (
+    Bridge,
+    ModuleSpec,
+    generate_source,
+    implementations,
+    lua_number_bytes,
+)
+from lunard.worker.modules.log import dropped_notice, record_log
+
+__all__ = ["MODULES", "dropped_notice", "install_modules", "record_log"]
+
+MODULES: tuple[ModuleSpec, ...] = (
+    log.MODULE,
+    kv.MODULE,
+    env.MODULE,
+    # http.MODULE: outbound HTTP client (lua-runtime §6.4), a later issue.
+    json.MODULE,
+    base64.MODULE,
+    crypto.MODULE,
+    time.MODULE,
+    url.MODULE,
+    strings.MODULE,
+    random.MODULE,
+    router.MODULE,
+    # ai.MODULE, email.MODULE (lua-runtime §6.13, §6.14), a later issue.
+)
+
+CHUNK_NAME = "=lunard-modules"
+_IMPLEMENTATIONS = implementations(MODULES)
+
+
+@functools.cache
+def _chunk() -> bytes:
+    """The wrapper chunk as LuaJIT bytecode (compiled once per process)."""
+    source = generate_source(MODULES)
+    scratch = lupa.LuaRuntime(encoding=None)
+    dump = scratch.eval("function(src, name) return string.dump(assert(loadstring(src, name))) end")
+    return bytes(dump(source.encode(), CHUNK_NAME.encode()))
+
+
+def install_modules(lua: lupa.LuaRuntime, host: HostContext, *, env: Any = None) -> None:
+    """Register every host module as a global of `lua`, bound to this execution's `host`.
+
+    `env` is the table that receives the globals (default: `lua.globals()`), for a sandbox
+    that runs user code in its own environment table. Call before loading user code: the
+    wrappers capture `type`, `error`, `string.format`... as they are at this moment.
+    """
+    bridge = Bridge(lua, host, _IMPLEMENTATIONS)
+    setup = lua.compile(_chunk())
+    setup(bridge.call, lua.globals() if env is None else env, lua_number_bytes, bridge.take_error)

@@ -1,0 +1,109 @@
+"""`json` — encode/decode with Go's `encoding/json` rules (lua-runtime §6.5).
+
+Lua → JSON: a table whose keys are all numbers, with a positive largest key, is an array of
+that length (holes → null, keys ≤ 0 dropped); any other table is an object of its string
+keys only; `{}` is `{}`. Functions, userdata and threads are null. Text follows `gojson`.
+JSON → Lua: null → nil (removes object keys, leaves array holes), numbers → Lua numbers.
+Failures return `nil, err`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+import lupa.luajit21 as lupa
+
+from lunard import gojson
+from lunard.worker.modules.bridge import Bridge, LuaFunction, ModuleSpec, as_bytes
+
+SPARSE_LIMIT = 1 << 20
+"""A numeric-keyed table is refused when its largest key passes this *and* 16x its size:
+upstream would allocate an array that long (`{[1e9] = 1}`) and crash the server."""
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def lua_to_python(value: Any, depth: int = 0) -> Any:
+    """A Lua value (as lupa hands it over) in the shapes `gojson.dumps` takes.
+
+    Raise UnsupportedValue past gojson.MAX_DEPTH nested tables (how cycles are caught).
+    """
+    if value is None or isinstance(value, (bool, int, float, bytes, str)):
+        return value
+    if lupa.lua_type(value) != "table":
+        return None
+    if depth >= gojson.MAX_DEPTH:
+        raise gojson.UnsupportedValue("json: unsupported value: encountered a cycle")
+    items = list(value.items())
+    largest = 0
+    is_array = True
+    for key, _ in items:
+        if isinstance(key, bool) or not isinstance(key, (int, float)):
+            is_array = False
+            break
+        largest = max(largest, _truncate(key))
+    if is_array and largest > 0:
+        if largest > SPARSE_LIMIT and largest > 16 * len(items):
+            raise gojson.UnsupportedValue(
+                f"json: unsupported value: sparse array (largest index {largest})"
+            )
+        by_index = {k: v for k, v in items if isinstance(k, int)}
+        return [lua_to_python(by_index.get(i), depth + 1) for i in range(1, largest + 1)]
+    return {
+        as_bytes(k): lua_to_python(v, depth + 1) for k, v in items if isinstance(k, (bytes, str))
+    }
+
+
+def _truncate(key: int | float) -> int:
+    # Go's int(±Inf) is negative, so infinities never make an array longer.
+    if isinstance(key, int):
+        return key
+    return 0 if math.isnan(key) or math.isinf(key) else int(key)
+
+
+def _clean(text: str) -> bytes:
+    """Decoded JSON text as a Lua string; lone surrogates (from \\ud800) become U+FFFD."""
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _SURROGATE.sub("\ufffd", text).encode("utf-8")
+
+
+def python_to_lua(value: Any) -> Any:
+    """Decoded JSON in the shapes lupa pushes as Lua values (strings as bytes)."""
+    if isinstance(value, str):
+        return _clean(value)
+    if isinstance(value, dict):
+        return {_clean(k): python_to_lua(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [python_to_lua(item) for item in value]
+    return value
+
+
+def encode(bridge: Bridge, value: Any) -> bytes | None:
+    try:
+        return gojson.dumps(lua_to_python(value)).encode("utf-8")
+    except gojson.UnsupportedValue as exc:
+        return bridge.fail(str(exc))
+
+
+def decode(bridge: Bridge, text: str | bytes) -> Any:
+    try:
+        value = gojson.loads(text)
+    except gojson.DecodeError as exc:
+        return bridge.fail(str(exc))
+    value = python_to_lua(value)
+    if isinstance(value, (dict, list)):
+        return bridge.table(value)
+    return value
+
+
+MODULE = ModuleSpec(
+    name="json",
+    functions=(
+        LuaFunction("encode", encode, ("any",), returns="value_or_error"),
+        LuaFunction("decode", decode, ("string",), returns="value_or_error"),
+    ),
+)

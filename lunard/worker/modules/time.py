@@ -1,0 +1,55 @@
+"""`time` — Unix seconds, Go-layout format/parse, deadline-aware sleep (lua-runtime §6.8).
+
+`format` renders in the server's local zone, `parse` reads zone-less values as UTC (see
+`gotime`). `sleep` never outlives the execution: when the deadline comes first it returns at
+the deadline and raises upstream's `context deadline exceeded` at the caller's line, which is
+what the next VM instruction does upstream.
+"""
+
+from __future__ import annotations
+
+import time as std_time
+
+from lunard.worker.modules.bridge import Bridge, LuaFunction, ModuleSpec, as_int, as_text
+from lunard.worker.modules.gotime import ParseError, format_time, parse_time
+
+DEADLINE_MESSAGE = b"context deadline exceeded"
+
+
+def now(bridge: Bridge) -> int:
+    return int(std_time.time())
+
+
+def format_(bridge: Bridge, timestamp: float, layout: str | bytes) -> bytes:
+    return format_time(as_int(timestamp), as_text(layout)).encode("utf-8", "surrogateescape")
+
+
+def parse(bridge: Bridge, value: str | bytes, layout: str | bytes) -> int | None:
+    try:
+        return parse_time(as_text(value), as_text(layout))
+    except ParseError as exc:
+        return bridge.fail(str(exc).encode("utf-8", "surrogateescape"))
+
+
+def sleep(bridge: Bridge, milliseconds: float) -> bytes | None:
+    """Sleep, or up to the deadline and then return the timeout message to raise."""
+    wanted = as_int(milliseconds) / 1000
+    if wanted <= 0:
+        return None
+    remaining = bridge.host.remaining()
+    if wanted < remaining:
+        std_time.sleep(wanted)
+        return None
+    std_time.sleep(remaining)
+    return DEADLINE_MESSAGE
+
+
+MODULE = ModuleSpec(
+    name="time",
+    functions=(
+        LuaFunction("now", now),
+        LuaFunction("format", format_, ("number", "string")),
+        LuaFunction("parse", parse, ("string", "string"), returns="pair"),
+        LuaFunction("sleep", sleep, ("number",), returns="none"),
+    ),
+)
