@@ -127,7 +127,8 @@ def _lookup(code: str | None) -> DeviceRequest:
 async def device_token() -> Response:
     """The CLI's poll: pending, denied, or approved with the raw token (handed out once)."""
     entry = _lookup(request.args.get("code"))
-    if entry.status is not DeviceStatus.APPROVED:
+    # HEAD (implied by GET) has no body to carry the token, so it must not consume it.
+    if entry.status is not DeviceStatus.APPROVED or request.method == "HEAD":
         return json_response({"status": str(entry.status)})
     token = deps().device_auth.collect(entry)
     if token is None:

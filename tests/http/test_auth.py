@@ -84,9 +84,7 @@ def test_bearer_scheme_is_case_sensitive_and_needs_a_credential(
         assert anon.get("/api/tokens", headers={"Authorization": header}).status_code == 401
 
 
-def test_s9_token_row_created_in_storage_authenticates(
-    daemon: Daemon, anon: httpx.Client
-) -> None:
+def test_s9_token_row_created_in_storage_authenticates(daemon: Daemon, anon: httpx.Client) -> None:
     raw = _insert_token(daemon)
     response = anon.get("/api/tokens", headers={"Authorization": f"Bearer {raw}"})
     assert response.status_code == 200

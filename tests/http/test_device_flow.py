@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -26,18 +27,18 @@ def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
     d.stop()
 
 
-def new_code(anon: httpx.Client) -> dict[str, object]:
+def new_code(anon: httpx.Client) -> dict[str, Any]:
     response = anon.post("/api/auth/device-request")
     assert response.status_code == 200
-    body: dict[str, object] = response.json()
+    body: dict[str, Any] = response.json()
     return body
 
 
-def approve(api: httpx.Client, code: object, action: str = "allow") -> httpx.Response:
+def approve(api: httpx.Client, code: str, action: str = "allow") -> httpx.Response:
     return api.post("/api/auth/device-approve", json={"device_code": code, "action": action})
 
 
-def poll(anon: httpx.Client, code: object) -> httpx.Response:
+def poll(anon: httpx.Client, code: str) -> httpx.Response:
     return anon.get("/api/auth/device-token", params={"code": code})
 
 
@@ -51,7 +52,9 @@ def test_s13_device_request_is_public(anon: httpx.Client) -> None:
     assert body["user_code"]
     assert body["expires_in"] == 300
     assert body["interval"] == 5
-    assert body["approval_url"] == f"https://lunard.test:8443/#!/device-approve/{body['device_code']}"
+    assert (
+        body["approval_url"] == f"https://lunard.test:8443/#!/device-approve/{body['device_code']}"
+    )
 
 
 def test_device_request_ignores_any_body(anon: httpx.Client) -> None:
@@ -211,6 +214,17 @@ def test_token_is_collected_once(api: httpx.Client, anon: httpx.Client) -> None:
     # The collected token still works; collection does not revoke anything.
     headers = {"Authorization": f"Bearer {first.json()['token']}"}
     assert anon.get("/api/tokens", headers=headers).status_code == 200
+
+
+def test_head_poll_does_not_consume_the_token(api: httpx.Client, anon: httpx.Client) -> None:
+    code = new_code(anon)["device_code"]
+    approve(api, code)
+    head = anon.head("/api/auth/device-token", params={"code": code})
+    assert head.status_code == 200
+    assert head.content == b""
+    polled = poll(anon, code)
+    assert polled.status_code == 200
+    assert HEX64.fullmatch(polled.json()["token"])
 
 
 def test_approve_with_api_token(api: httpx.Client, anon: httpx.Client) -> None:

@@ -22,18 +22,48 @@ BUNDLED = resources.files("lunard.http")
 HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
 LUA_MODULES = {
     "log": ["info", "debug", "warn", "error"],
-    "kv": ["get", "set", "delete", "listKeys", "all", "getGlobal", "setGlobal", "deleteGlobal",
-           "listGlobalKeys", "allGlobal"],
+    "kv": [
+        "get",
+        "set",
+        "delete",
+        "listKeys",
+        "all",
+        "getGlobal",
+        "setGlobal",
+        "deleteGlobal",
+        "listGlobalKeys",
+        "allGlobal",
+    ],
     "env": ["get", "set", "delete"],
     "http": ["get", "post", "put", "delete"],
     "json": ["encode", "decode"],
     "base64": ["encode", "decode"],
-    "crypto": ["md5", "sha1", "sha256", "sha512", "hmac_sha1", "hmac_sha256", "hmac_sha512",
-               "uuid"],
+    "crypto": [
+        "md5",
+        "sha1",
+        "sha256",
+        "sha512",
+        "hmac_sha1",
+        "hmac_sha256",
+        "hmac_sha512",
+        "uuid",
+    ],
     "time": ["now", "format", "parse", "sleep"],
     "url": ["parse", "encode", "decode"],
-    "strings": ["trim", "trimLeft", "trimRight", "split", "join", "hasPrefix", "hasSuffix",
-                "replace", "toLower", "toUpper", "contains", "repeat"],
+    "strings": [
+        "trim",
+        "trimLeft",
+        "trimRight",
+        "split",
+        "join",
+        "hasPrefix",
+        "hasSuffix",
+        "replace",
+        "toLower",
+        "toUpper",
+        "contains",
+        "repeat",
+    ],
     "random": ["int", "float", "string", "bytes", "hex", "id"],
     "router": ["match", "params", "path", "url"],
     "ai": ["chat"],
@@ -107,8 +137,15 @@ def test_llms_txt_is_public_plain_text(anon: httpx.Client) -> None:
 
 def test_llms_txt_covers_the_contract_and_every_module() -> None:
     guide = BUNDLED.joinpath("llms.txt").read_text()
-    for phrase in ("function handler(ctx, event)", "statusCode", "isBase64Encoded",
-                   "event.relativePath", "ctx.executionId", "Sandbox", "EXECUTION_TIMEOUT"):
+    for phrase in (
+        "function handler(ctx, event)",
+        "statusCode",
+        "isBase64Encoded",
+        "event.relativePath",
+        "ctx.executionId",
+        "Sandbox",
+        "EXECUTION_TIMEOUT",
+    ):
         assert phrase in guide, phrase
     for module, functions in LUA_MODULES.items():
         assert f"### {module}" in guide, module
