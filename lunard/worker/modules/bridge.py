@@ -264,7 +264,7 @@ _RETURNS = {
 }
 
 
-def _wrapper_source(module: str, fn: LuaFunction, index: int) -> str:
+def _wrapper_source(module: str, fn: LuaFunction, slot: int) -> str:
     names = [f"a{i + 1}" for i in range(len(fn.args))]
     if "any" in fn.args:
         head = f"function(...) local {', '.join(names)} = ...\n"
@@ -286,7 +286,7 @@ def _wrapper_source(module: str, fn: LuaFunction, index: int) -> str:
             lines.append(template.format(a=names[index], n=index + 1, f=fn.name, d=default) + "\n")
     if fn.check:
         lines.append(fn.check + "\n")
-    call_args = ", ".join([str(index), *names])
+    call_args = ", ".join([str(slot), *names])
     lines.append(_RETURNS[fn.returns].format(args=call_args) + "\nend")
     return f'M["{fn.name}"] = {"".join(lines)}\n'
 
