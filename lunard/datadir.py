@@ -16,12 +16,12 @@ API_KEY_FILE = "api_key.txt"
 
 def prepare_data_dir(path: Path) -> Path:
     """Create DATA_DIR if missing (mode 0755) and check it is a writable directory."""
+    if path.exists() and not path.is_dir():
+        raise DataDirError(f"data directory {path} exists but is not a directory")
     try:
         path.mkdir(mode=0o755, parents=True, exist_ok=True)
     except OSError as exc:
         raise DataDirError(f"cannot create data directory {path}: {exc.strerror}") from exc
-    if not path.is_dir():
-        raise DataDirError(f"data directory {path} exists but is not a directory")
     if not os.access(path, os.W_OK | os.X_OK):
         raise DataDirError(f"data directory {path} is not writable by this user")
     return path.resolve()
