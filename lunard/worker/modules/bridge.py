@@ -128,6 +128,12 @@ def as_text(value: str | bytes) -> str:
     return value.decode("utf-8", "surrogateescape")
 
 
+def display_text(value: str | bytes) -> str:
+    """A Lua string as valid text for storage: invalid UTF-8 bytes become U+FFFD."""
+    data = as_bytes(value)
+    return data.decode("utf-8", "replace")
+
+
 def from_text(value: str) -> bytes:
     """Text back to a Lua string (inverse of `as_text`)."""
     return value.encode("utf-8", "surrogateescape")

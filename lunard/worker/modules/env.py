@@ -7,24 +7,20 @@
 
 from __future__ import annotations
 
-from lunard.worker.modules.bridge import Bridge, LuaFunction, ModuleSpec, as_bytes
+from lunard.worker.modules.bridge import Bridge, LuaFunction, ModuleSpec, as_bytes, display_text
 from lunard.worker.modules.kv import KeyValueTable
 
 ENV = KeyValueTable("env_vars")
 
 
-def _text(value: str | bytes) -> str:
-    return value if isinstance(value, str) else value.decode("utf-8", "replace")
-
-
 def get(bridge: Bridge, key: str | bytes) -> bytes | None:
-    value = bridge.host.env.get(_text(key))
+    value = bridge.host.env.get(display_text(key))
     return None if value is None else as_bytes(value)
 
 
 def set_(bridge: Bridge, key: str | bytes, value: str | bytes) -> bool:
     host = bridge.host
-    name, text = _text(key), _text(value)
+    name, text = display_text(key), display_text(value)
     if not ENV.set(host.state, host.function_id, name, text):
         return False
     host.env[name] = text
@@ -33,7 +29,7 @@ def set_(bridge: Bridge, key: str | bytes, value: str | bytes) -> bool:
 
 def delete(bridge: Bridge, key: str | bytes) -> bool:
     host = bridge.host
-    name = _text(key)
+    name = display_text(key)
     if not ENV.delete(host.state, host.function_id, name):
         return False
     host.env.pop(name, None)

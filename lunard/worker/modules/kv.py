@@ -24,11 +24,20 @@ def db_text(value: str | bytes) -> str | bytes:
     Keys are converted the same way on every call, so lookups always compare like with like.
     """
     if isinstance(value, str):
-        return value
+        # Text from a decoding runtime: invalid bytes arrive as surrogate escapes.
+        return value if value.isascii() or _is_valid_text(value) else as_bytes(value)
     try:
         return value.decode("utf-8")
     except UnicodeDecodeError:
         return value
+
+
+def _is_valid_text(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 class KeyValueTable:

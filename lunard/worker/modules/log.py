@@ -14,7 +14,7 @@ from collections.abc import Callable
 from lunard.masking import mask_log_message
 from lunard.messages import JobLog, LogLevel
 from lunard.worker.host import HostContext
-from lunard.worker.modules.bridge import Bridge, LuaFunction, ModuleSpec
+from lunard.worker.modules.bridge import Bridge, LuaFunction, ModuleSpec, display_text
 
 LEVELS: tuple[LogLevel, ...] = ("info", "debug", "warn", "error")
 
@@ -49,8 +49,7 @@ def record_log(host: HostContext, level: LogLevel, message: str) -> None:
 def _writer(level: LogLevel) -> Callable[[Bridge, str | bytes], None]:
     def write(bridge: Bridge, message: str | bytes) -> None:
         # Invalid UTF-8 cannot be stored as text; it shows as U+FFFD.
-        text = message.decode("utf-8", "replace") if isinstance(message, bytes) else message
-        record_log(bridge.host, level, text)
+        record_log(bridge.host, level, display_text(message))
 
     return write
 

@@ -1,8 +1,8 @@
 """Run real Lua code against the host modules, with a HostContext on a real SQLite file.
 
-`make_runtime` gives the Lua state a test execution runs in. Until `lunard.worker.sandbox`
-exists it is a bare LuaJIT runtime configured like the worker's (Lua strings cross as bytes);
-once the sandbox offers `new_runtime()`, tests run inside it unchanged.
+Every test runs in each of RUNTIMES: the worker's sandboxed state when
+`lunard.worker.sandbox` is there (`new_runtime`, then `install_modules`, then `seal`, exactly
+the worker's order), and a bare LuaJIT state whose strings cross as bytes.
 """
 
 from __future__ import annotations
@@ -29,16 +29,18 @@ DEFAULT_LIMITS = JobLimits(
 )
 
 
-def make_runtime() -> lupa.LuaRuntime:
-    """A fresh Lua state (the sandbox's when it exists)."""
+def _sandbox() -> Any:
     try:
-        sandbox = importlib.import_module("lunard.worker.sandbox")
+        return importlib.import_module("lunard.worker.sandbox")
     except ImportError:
-        sandbox = None
-    factory = getattr(sandbox, "new_runtime", None)
-    if factory is not None:
-        return factory()
-    return lupa.LuaRuntime(encoding=None)
+        return None
+
+
+SANDBOX = _sandbox()
+RUNTIMES = ["sandbox", "bare"] if hasattr(SANDBOX, "new_runtime") else ["bare"]
+"""`sandbox`: the worker's own state (new_runtime → install_modules → seal), Lua strings
+crossing as text. `bare`: a plain LuaJIT state with Lua strings crossing as bytes, so both
+ways lupa may hand strings over are exercised."""
 
 
 def py(value: Any) -> Any:
@@ -58,15 +60,20 @@ def py(value: Any) -> Any:
 class Execution:
     """One execution: a fresh Lua state with the modules installed for `host`."""
 
-    def __init__(self, host: HostContext) -> None:
+    def __init__(self, host: HostContext, runtime: str) -> None:
         self.host = host
-        self.lua = make_runtime()
-        # Captured before anything else can run: the chunk loader for "user code".
+        if runtime == "sandbox":
+            self.lua = SANDBOX.new_runtime(host.limits.max_memory_bytes)
+            install_modules(self.lua, host)
+            SANDBOX.seal(self.lua)
+        else:
+            self.lua = lupa.LuaRuntime(encoding=None)
+            install_modules(self.lua, host)
+        # The chunk loader for "user code" (the sandbox's text-only one when sealed).
         self._load = self.lua.eval(
             "function(code, name) local f, e = loadstring(code, name) "
             "if f == nil then error(e, 0) end return f end"
         )
-        install_modules(self.lua, host)
 
     def run(self, code: str) -> Any:
         """Run `code` as the chunk `<string>` and return its results as plain Python."""
@@ -82,7 +89,8 @@ class Execution:
 class World:
     """The shared state file plus a factory of executions against it."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, runtime: str) -> None:
+        self.runtime = runtime
         self.store = StateStore.open(data_dir)
         self.conn = connect(self.store.path)
 
@@ -106,19 +114,21 @@ class World:
             deadline=time.monotonic() + timeout,
             limits=limits,
         )
-        return Execution(host)
+        return Execution(host, self.runtime)
 
     def rows(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-        return [tuple(row) for row in self.store.call_sync(lambda c: c.execute(sql, params).fetchall())]
+        return [
+            tuple(row) for row in self.store.call_sync(lambda c: c.execute(sql, params).fetchall())
+        ]
 
     def close(self) -> None:
         self.conn.close()
         self.store.close()
 
 
-@pytest.fixture
-def world(tmp_path: Path) -> Iterator[World]:
-    w = World(tmp_path)
+@pytest.fixture(params=RUNTIMES)
+def world(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[World]:
+    w = World(tmp_path, request.param)
     yield w
     w.close()
 
@@ -127,4 +137,3 @@ def world(tmp_path: Path) -> Iterator[World]:
 def lua(world: World) -> Execution:
     """An execution of function `test-function` (base URL http://localhost:8080)."""
     return world.execution()
-

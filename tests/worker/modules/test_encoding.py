@@ -32,7 +32,10 @@ def test_s51_base64_invalid_and_binary(lua: Execution) -> None:
 
 def test_base64_strictness(lua: Execution) -> None:
     assert lua.run('return base64.decode("YWJj\\r\\nZGVm")') == ("abcdef", None)
-    assert lua.run('return base64.decode("YWJjZA")') == (None, "illegal base64 data at input byte 6")
+    assert lua.run('return base64.decode("YWJjZA")') == (
+        None,
+        "illegal base64 data at input byte 6",
+    )
     assert lua.run('return base64.decode("Y===")') == (None, "illegal base64 data at input byte 1")
     assert lua.run('return base64.decode("YWJjZ")') == (None, "illegal base64 data at input byte 4")
     assert lua.run('return base64.decode("YQ==YQ==")') == (

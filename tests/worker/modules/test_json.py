@@ -10,7 +10,8 @@ from tests.worker.modules.conftest import Execution
 def test_s39_json_decode_object(lua: Execution) -> None:
     body = lua.run(
         """local d = json.decode('{"name": "Alice", "age": 30, "active": true}')
-        return "Name: " .. d.name .. ", Age: " .. tostring(d.age) .. ", Active: " .. tostring(d.active)"""
+        return "Name: " .. d.name .. ", Age: " .. tostring(d.age)
+          .. ", Active: " .. tostring(d.active)"""
     )
     assert body == "Name: Alice, Age: 30, Active: true"
 
@@ -48,7 +49,7 @@ def test_s43_json_decode_error(lua: Execution) -> None:
 
 def test_s44_json_encode_basics(lua: Execution) -> None:
     assert lua.run(
-        'return json.encode({}), json.encode({1,2,3}), json.encode(nil), json.encode(3.14), '
+        "return json.encode({}), json.encode({1,2,3}), json.encode(nil), json.encode(3.14), "
         'json.encode("hello")'
     ) == ("{}", "[1,2,3]", "null", "3.14", '"hello"')
 
@@ -86,9 +87,7 @@ def test_s48_json_html_escaping(lua: Execution) -> None:
 def test_json_numbers_go_format(lua: Execution) -> None:
     assert lua.run(
         "return json.encode({2^53, 1e20, 1e21, 1e-7, 0.000001, 1.5e21, -0.5, 123456789.125})"
-    ) == (
-        "[9007199254740992,100000000000000000000,1e+21,1e-7,0.000001,1.5e+21,-0.5,123456789.125]"
-    )
+    ) == ("[9007199254740992,100000000000000000000,1e+21,1e-7,0.000001,1.5e+21,-0.5,123456789.125]")
 
 
 def test_json_sparse_arrays(lua: Execution) -> None:
@@ -115,7 +114,9 @@ def test_json_decode_shapes(lua: Execution) -> None:
 
 
 def test_json_argument_checks(lua: Execution) -> None:
-    assert lua.error_of("json.encode()") == "<string>:2: bad argument #1 to 'encode' (value expected)"
+    assert (
+        lua.error_of("json.encode()") == "<string>:2: bad argument #1 to 'encode' (value expected)"
+    )
     assert "bad argument #1 to 'decode' (string expected, got table)" in lua.error_of(
         "json.decode({})"
     )

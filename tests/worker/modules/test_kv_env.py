@@ -99,3 +99,9 @@ def test_env_set_and_delete_persist(world: World) -> None:
     assert lua.run('return env.delete("NEW"), env.get("NEW")') == (True, None)
     assert world.rows("SELECT count(*) FROM env_vars") == [(0,)]
     assert "bad argument #2 to 'set'" in lua.error_of('env.set("A", nil)')
+
+
+def test_env_invalid_utf8_value_stored_as_text(world: World) -> None:
+    lua = world.execution()
+    assert lua.run(r'return env.set("K", "a\255b"), env.get("K")') == (True, "a\ufffdb")
+    assert world.rows("SELECT value FROM env_vars") == [("a\ufffdb",)]

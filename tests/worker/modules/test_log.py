@@ -1,4 +1,4 @@
-"""log module: levels, coercion, masking (lua-runtime §12 statements 21-25) and caps (DECISIONS 4)."""
+"""log module: levels, coercion, masking (lua-runtime §12, 21-25) and caps (DECISIONS 4)."""
 
 from __future__ import annotations
 
@@ -37,6 +37,12 @@ def test_log_extra_arguments_ignored(lua: Execution) -> None:
     assert lua.host.logs[0].message == "a %s"
 
 
+def test_log_invalid_utf8_stored_as_replacement(lua: Execution) -> None:
+    lua.run(r'log.info("caf\233 \255 ok")')
+    assert lua.host.logs[0].message == "caf\ufffd \ufffd ok"
+    assert lua.host.log_bytes == len("caf\ufffd \ufffd ok".encode())
+
+
 def test_s23_log_bearer_masked(lua: Execution) -> None:
     lua.run('log.info("Authorization: Bearer abc123def456ghi789")')
     message = lua.host.logs[0].message
@@ -45,7 +51,9 @@ def test_s23_log_bearer_masked(lua: Execution) -> None:
 
 
 def test_s24_log_password_masked_plain_kept(lua: Execution) -> None:
-    lua.run('log.info("User password: my_secret_password_123") log.info("User logged in successfully")')
+    lua.run(
+        'log.info("User password: my_secret_password_123") log.info("User logged in successfully")'
+    )
     assert lua.host.logs[0].message == "User [REDACTED]"
     assert lua.host.logs[1].message == "User logged in successfully"
 
