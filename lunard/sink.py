@@ -294,10 +294,23 @@ async def delete(
 # --------------------------------------------------------------------------- DuckDB side
 
 
+# DuckDB instance settings of the records database. Analytics runs users' SQL on cursors of
+# this instance (lunard.analytics_sql), and these settings are per instance: no file or
+# network access from SQL, no extension loading, no SET/PRAGMA. The sink needs none of them.
+SAFE_CONFIG: dict[str, Any] = {
+    "enable_external_access": False,
+    "python_enable_replacements": False,
+    "allow_unsigned_extensions": False,
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+    "lock_configuration": True,
+}
+
+
 def _open(path: Path) -> duckdb.DuckDBPyConnection:
     """Open and migrate the records file; a file we cannot use is a DataDirError."""
     try:
-        conn = duckdb.connect(str(path))
+        conn = duckdb.connect(str(path), config=SAFE_CONFIG)
     except duckdb.Error as exc:
         raise DataDirError(
             f"cannot open records database {path} ({exc}); if the file is corrupt, move it "

@@ -1,0 +1,110 @@
+"""Analytics over execution records: canned reports and read-only SQL (admin auth).
+
+- `GET /api/analytics/overview?window=1h|24h|7d|30d` — every function's figures + totals.
+- `GET /api/functions/{id}/analytics?window=…` — one function's report (404 if unknown).
+- `POST /api/analytics/query` `{"sql": "...", "limit": N, "timeout": S}` — one read-only
+  SELECT over `executions`, `logs`, `ai_requests`, `email_requests` (see
+  `lunard.analytics_sql` for what is refused and how).
+
+Reports and queries run on a cursor of the records database on a thread of their own, after
+the sink has flushed, so they never block the sink's writes (`analytics_sql.on_cursor`).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import trio
+from quart import Blueprint, Response, current_app, request
+
+from lunard import analytics, analytics_sql
+from lunard.errors import BadRequest, InternalError, NotFound
+from lunard.http.auth import require_auth
+from lunard.http.deps import deps
+from lunard.http.responses import json_response, optional_field, read_json_object
+from lunard.state.runtime import function_exists
+
+bp = Blueprint("analytics", __name__)
+
+T = TypeVar("T")
+# Ad-hoc queries running at once; more wait their turn (each is bounded by its time limit).
+QUERY_CONCURRENCY = 2
+_LIMITER_KEY = "lunard.analytics.query_limiter"
+
+
+async def _on_records(fn: Callable[[Any], T]) -> T:
+    inbox = deps().sink
+    if inbox is None:
+        raise InternalError("Execution records are not available")
+    return await analytics_sql.on_cursor(inbox, fn)
+
+
+def _function_names() -> dict[str, str]:
+    def read(conn: sqlite3.Connection) -> dict[str, str]:
+        return {row[0]: row[1] for row in conn.execute("SELECT id, name FROM functions")}
+
+    return deps().state.read(read)
+
+
+@bp.get("/api/analytics/overview")
+@require_auth
+async def overview() -> Response:
+    """Per-function figures (busiest first, with names) and platform totals for a window."""
+    window = analytics.parse_window(request.args.get("window"))
+    now = time.time()
+    report = await _on_records(lambda conn: analytics.overview(conn, window, now))
+    names = _function_names()
+    for row in report["functions"]:
+        row["name"] = names.get(row["function_id"])
+    return json_response(report)
+
+
+@bp.get("/api/functions/<function_id>/analytics")
+@require_auth
+async def function_analytics(function_id: str) -> Response:
+    """One function's report for a window: durations, errors, throughput, triggers."""
+    window = analytics.parse_window(request.args.get("window"))
+    if not deps().state.read(lambda conn: function_exists(conn, function_id)):
+        raise NotFound("Function not found")
+    now = time.time()
+    report = await _on_records(
+        lambda conn: analytics.function_report(conn, function_id, window, now)
+    )
+    return json_response(report)
+
+
+def _query_limiter() -> trio.CapacityLimiter:
+    limiter: trio.CapacityLimiter | None = current_app.extensions.get(_LIMITER_KEY)
+    if limiter is None:
+        limiter = trio.CapacityLimiter(QUERY_CONCURRENCY)
+        current_app.extensions[_LIMITER_KEY] = limiter
+    return limiter
+
+
+@bp.post("/api/analytics/query")
+@require_auth
+async def query() -> Response:
+    """Run one read-only SELECT; every refusal is a 400 that says why."""
+    body = await read_json_object()
+    sql = body.get("sql")
+    if not isinstance(sql, str) or not sql.strip():
+        raise BadRequest("sql is required: one SELECT statement as a string")
+    limit = optional_field(body, "limit", int)
+    limit = analytics_sql.DEFAULT_ROW_LIMIT if limit is None else limit
+    if not 1 <= limit <= analytics_sql.MAX_ROW_LIMIT:
+        raise BadRequest(f"limit must be between 1 and {analytics_sql.MAX_ROW_LIMIT}")
+    time_limit = optional_field(body, "timeout", (int, float))
+    time_limit = analytics_sql.DEFAULT_TIME_LIMIT if time_limit is None else time_limit
+    if not 0 < time_limit <= analytics_sql.DEFAULT_TIME_LIMIT:
+        raise BadRequest(
+            f"timeout must be more than 0 and at most {analytics_sql.DEFAULT_TIME_LIMIT:g} seconds"
+        )
+    analytics_sql.check_sql(sql)  # refuse before queueing or touching the sink
+    async with _query_limiter():
+        result = await _on_records(
+            lambda conn: analytics_sql.run_query(conn, sql, limit=limit, time_limit=time_limit)
+        )
+    return json_response(result.to_json())
