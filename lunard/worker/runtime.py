@@ -1,0 +1,295 @@
+"""Run one Job in a fresh sandboxed Lua state and convert the outcome (lua-runtime §1–2).
+
+Order of operations: new state → host modules → sandbox → load the code as chunk `<string>`
+(any error: `failed to load Lua code: <msg>`) → global `handler` must be a function
+(`handler function not found in Lua code`) → `handler(ctx, event)` in protected mode
+(`failed to execute handler: <msg>`) → the result must be a table (`handler did not return
+a table`) → response conversion (§2.4). Every error text is passed through the enhancer
+(§8) and also appended to the execution's logs at level `error` (DECISIONS 12).
+
+Response conversion follows §2.4 plus two decisions:
+- DECISIONS 10: a status outside 100–599 is an execution error; 0 (a non-numeric
+  `statusCode`) is kept as 0 in `JobResponse.status_code` and sent as 200 by the HTTP layer.
+- DECISIONS 11: with `isBase64Encoded = true` the body is decoded here, so
+  `JobResponse.body` always holds the bytes to send; `is_base64` keeps the flag for the
+  saved response. A body that is not valid base64 is an execution error.
+"""
+
+from __future__ import annotations
+
+import binascii
+import importlib
+import logging
+import math
+import sqlite3
+import time
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from lupa import luajit21
+
+from lunard.messages import Job, JobLog, JobResponse, JobResult
+from lunard.worker import sandbox
+from lunard.worker.enhancer import HANDLER_PREFIX, LOAD_PREFIX, enhance
+from lunard.worker.host import HostContext
+
+log = logging.getLogger(__name__)
+
+NO_HANDLER = "handler function not found in Lua code"
+NOT_A_TABLE = "handler did not return a table"
+OUT_OF_MEMORY = "not enough memory"
+DEFAULT_TIMEOUT_S = 300.0  # upstream: a zero timeout means 5 minutes
+
+InstallModules = Callable[[Any, HostContext], None]
+
+
+def _find_install_modules() -> InstallModules | None:
+    """`lunard.worker.modules.install_modules`, or None while that package is not written.
+
+    A missing package (or one without the function yet) runs handlers with the bare
+    standard library; an import error *inside* the package is raised, never hidden.
+    """
+    try:
+        package = importlib.import_module("lunard.worker.modules")
+    except ModuleNotFoundError as exc:
+        if exc.name != "lunard.worker.modules":
+            raise
+        return None
+    found: InstallModules | None = getattr(package, "install_modules", None)
+    if found is None:
+        log.warning("lunard.worker.modules.install_modules not found; Lua modules disabled")
+    return found
+
+
+_install_modules = _find_install_modules()
+
+
+class _ExecutionError(Exception):
+    """An execution error raised while converting the handler's result (raw text)."""
+
+
+def format_number(value: int | float) -> str:
+    """A Lua number as text, the way upstream prints it (lua-runtime §11.2 recommendation).
+
+    Integral values inside the int64 range print as plain digits; others use the shortest
+    round-trip digits, in exponent form when the decimal exponent is < -4 or >= 6 (Go's
+    `%v`): `1234567.5` -> `1.2345675e+06`, `0.00001` -> `1e-05`, `1/3` -> `0.3333333333333333`.
+    """
+    if isinstance(value, int):
+        return str(value)
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    if value.is_integer() and -(2**63) <= value < 2**63:
+        return str(int(value))
+    sign, digit_tuple, exponent = Decimal(repr(value)).as_tuple()
+    assert isinstance(exponent, int)
+    digits = "".join(map(str, digit_tuple)).rstrip("0") or "0"
+    # decimal exponent of the leading digit
+    exp10 = len(digit_tuple) + exponent - 1
+    prefix = "-" if sign else ""
+    if exp10 < -4 or exp10 >= 6:
+        mantissa = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
+        return f"{prefix}{mantissa}e{'-' if exp10 < 0 else '+'}{abs(exp10):02d}"
+    if exp10 < 0:
+        return f"{prefix}0.{'0' * (-exp10 - 1)}{digits}"
+    whole, frac = digits[: exp10 + 1], digits[exp10 + 1 :]
+    whole = whole.ljust(exp10 + 1, "0")
+    return f"{prefix}{whole}.{frac}" if frac else f"{prefix}{whole}"
+
+
+def _as_string(value: Any) -> str:
+    """§5.2 "as-string" for values the runner already reduced to str/number/"" ."""
+    if isinstance(value, str):
+        return _clean(value)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return format_number(value)
+    return ""
+
+
+def _clean(text: str) -> str:
+    """Text safe for the wire: bytes that were not UTF-8 become U+FFFD."""
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return text
+
+
+def _trim_traceback(message: str) -> str:
+    """Keep the error line and only the traceback frames in the user's chunk.
+
+    LuaJIT's traceback also lists the engine's own frames (`[C]: in function 'xpcall'`,
+    the runner); they mean nothing to the function's author.
+    """
+    head, sep, rest = message.partition("\nstack traceback:\n")
+    if not sep:
+        return message
+    frames = [f for f in rest.split("\n") if f.startswith("\t<string>:")]
+    if not frames:
+        return head
+    return head + "\nstack traceback:\n" + "\n".join(frames)
+
+
+def _status(value: Any) -> int:
+    if value is None:
+        return 200
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return 0
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise _ExecutionError(f"handler returned an invalid statusCode ({value})")
+        value = math.trunc(value)
+    if value != 0 and not 100 <= value <= 599:
+        raise _ExecutionError(
+            f"handler returned statusCode {value}; it must be between 100 and 599"
+        )
+    return int(value)
+
+
+def _body(value: Any) -> bytes:
+    if isinstance(value, str):
+        return sandbox.lua_bytes(value)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return format_number(value).encode()
+    return b""
+
+
+def _decode_base64(body: bytes) -> bytes:
+    # Go's StdEncoding: padding required, CR/LF ignored, anything else invalid.
+    try:
+        return binascii.a2b_base64(body.replace(b"\r", b"").replace(b"\n", b""), strict_mode=True)
+    except binascii.Error as exc:
+        raise _ExecutionError(
+            f"handler returned isBase64Encoded = true but the body is not valid base64: {exc}"
+        ) from exc
+
+
+def _response(outcome: tuple[Any, ...]) -> JobResponse:
+    _, status, body, flat, is_base64 = outcome
+    values = list(flat.values())
+    headers = {
+        _as_string(values[i]): _as_string(values[i + 1]) for i in range(0, len(values) - 1, 2)
+    }
+    raw_body = _body(body)
+    if is_base64:
+        raw_body = _decode_base64(raw_body)
+    return JobResponse(
+        status_code=_status(status), headers=headers, body=raw_body, is_base64=bool(is_base64)
+    )
+
+
+def _ctx_table(lua: Any, job: Job) -> Any:
+    ctx: dict[str, Any] = {
+        "executionId": job.execution_id,
+        "functionId": job.function_id,
+        "startedAt": job.started_at,
+        # DECISION (lua-runtime §2.1): lunard fills functionName and requestId.
+        "requestId": job.execution_id,
+    }
+    # Absent fields stay missing keys (reading them gives nil), never "".
+    if job.version_number > 0:
+        ctx["version"] = str(job.version_number)
+    if job.base_url:
+        ctx["baseUrl"] = job.base_url
+    if job.function_name:
+        ctx["functionName"] = job.function_name
+    return lua.table_from(ctx)
+
+
+def _event_table(lua: Any, job: Job) -> Any:
+    event = job.event
+    return lua.table_from(
+        {
+            "method": event.method,
+            "path": event.path,
+            "relativePath": event.relative_path,
+            "body": event.body,  # bytes become a Lua string byte for byte
+            "headers": lua.table_from(event.headers),
+            "query": lua.table_from(event.query),
+        }
+    )
+
+
+def _run_lua(job: Job, host: HostContext) -> JobResponse:
+    """Everything that touches the Lua state; raises _ExecutionError with the raw text."""
+    lua = sandbox.new_runtime(job.limits.max_memory_bytes)
+    if _install_modules is not None:
+        _install_modules(lua, host)
+    runner = sandbox.seal(lua)
+    outcome = runner(job.code, _ctx_table(lua, job), _event_table(lua, job))
+    if not isinstance(outcome, tuple):
+        outcome = (outcome,)
+    kind = outcome[0]
+    if kind == "ok":
+        return _response(outcome)
+    if kind == "load":
+        raise _ExecutionError(LOAD_PREFIX + _trim_traceback(str(outcome[1])))
+    if kind == "handler":
+        raise _ExecutionError(HANDLER_PREFIX + _trim_traceback(str(outcome[1])))
+    if kind == "nohandler":
+        raise _ExecutionError(NO_HANDLER)
+    raise _ExecutionError(NOT_A_TABLE)
+
+
+def run_job(job: Job, state: sqlite3.Connection) -> JobResult:
+    """Run `job` in a fresh Lua state and answer its result (never raises for Lua failures).
+
+    `state` is the worker's connection to the state file (KV, env). Python's own
+    MemoryError is left to the caller: the worker process decides whether it can answer.
+    """
+    timeout = job.timeout_s if job.timeout_s > 0 else DEFAULT_TIMEOUT_S
+    host = HostContext(
+        function_id=job.function_id,
+        execution_id=job.execution_id,
+        function_name=job.function_name,
+        version=str(job.version_number) if job.version_number > 0 else "",
+        base_url=job.base_url,
+        env=job.env,
+        state=state,
+        deadline=time.monotonic() + timeout,
+        limits=job.limits,
+    )
+    response: JobResponse | None = None
+    raw_error: str | None = None
+    try:
+        response = _run_lua(job, host)
+    except _ExecutionError as exc:
+        raw_error = str(exc)
+    except luajit21.LuaMemoryError:
+        # Raised when even the runner cannot allocate; inside Lua the same condition comes
+        # back as the error value "not enough memory".
+        raw_error = HANDLER_PREFIX + OUT_OF_MEMORY
+    except luajit21.LuaError as exc:
+        raw_error = HANDLER_PREFIX + (str(exc) or "unknown Lua error")
+
+    logs = _clean_logs(host.logs)
+    error: str | None = None
+    if raw_error is not None:
+        raw_error = _clean(raw_error)
+        error = enhance(raw_error, job.code)
+        logs.append(JobLog(level="error", message=raw_error, created_at=time.time()))
+    return JobResult(
+        execution_id=job.execution_id,
+        response=response,
+        error=error,
+        logs=logs,
+        ai_requests=host.ai_requests,
+        email_requests=host.email_requests,
+    )
+
+
+def _clean_logs(logs: list[JobLog]) -> list[JobLog]:
+    """Logs with messages safe for the wire (a log of binary data must not break the reply)."""
+    out = logs
+    for i, entry in enumerate(logs):
+        cleaned = _clean(entry.message)
+        if cleaned is not entry.message:
+            if out is logs:
+                out = list(logs)
+            out[i] = JobLog(level=entry.level, message=cleaned, created_at=entry.created_at)
+    return out
