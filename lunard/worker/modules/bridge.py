@@ -38,10 +38,11 @@ ReturnStyle = Literal["value", "value_or_raise", "none", "pair", "value_or_error
 - value_or_error: `v` (one value, may be nil), or `nil, err`.
 """
 
-ARG_KINDS = ("string", "number", "int", "optint", "table", "any", "raw")
+ARG_KINDS = ("string", "number", "int", "optint", "table", "opttable", "any", "raw")
 """Argument checks (lua-runtime §5.1): `string` also takes numbers (Go-style text); `number`
 also numeric strings; `int` numbers only, truncated toward zero; `optint` nil → default;
-`table`; `any` any value but it must be present; `raw` unchecked (implementation decides)."""
+`table`; `opttable` nil or a table; `any` any value but it must be present; `raw` unchecked
+(the implementation decides)."""
 
 
 Implementation = Callable[..., Any]
@@ -256,6 +257,7 @@ _ARG_CHECKS = {
     "optint": 'if {a} == nil then {a} = {d} elseif type({a}) ~= "number" or {a} % 1 ~= 0 then '
     '{a} = ci({a}, {n}, "{f}") end',
     "table": 'if type({a}) ~= "table" then ct({a}, {n}, "{f}") end',
+    "opttable": 'if {a} ~= nil and type({a}) ~= "table" then ct({a}, {n}, "{f}") end',
     "raw": "",
 }
 

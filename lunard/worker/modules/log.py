@@ -24,16 +24,22 @@ def dropped_notice(count: int) -> str:
     return f"log limit reached: {count} entries dropped"
 
 
-def record_log(host: HostContext, level: LogLevel, message: str) -> None:
+def record_log(host: HostContext, level: LogLevel, message: str, *, always: bool = False) -> None:
     """Mask `message` and store it as a log line of this execution, within the caps.
 
-    Also for the runtime's own entries (DECISIONS 12: Lua errors in the execution's logs).
+    `always` is for the runtime's own entries (DECISIONS 12: the Lua error in the
+    execution's logs): stored even past the caps, just before the dropped-lines notice.
     """
     masked = mask_log_message(message)
     size = len(masked.encode("utf-8", "replace"))
     limits = host.limits
-    if host.logs_dropped == 0 and (
-        len(host.logs) < limits.max_log_entries and host.log_bytes + size <= limits.max_log_bytes
+    if always and host.logs_dropped:
+        host.logs.insert(len(host.logs) - 1, JobLog(level, masked, time.time()))
+        return
+    if always or (
+        host.logs_dropped == 0
+        and len(host.logs) < limits.max_log_entries
+        and host.log_bytes + size <= limits.max_log_bytes
     ):
         host.logs.append(JobLog(level=level, message=masked, created_at=time.time()))
         host.log_bytes += size

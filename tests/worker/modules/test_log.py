@@ -103,3 +103,15 @@ def test_record_log_masks_for_runtime_entries(lua: Execution) -> None:
 
 def _limits_dict() -> dict[str, int]:
     return {f: getattr(DEFAULT_LIMITS, f) for f in DEFAULT_LIMITS.__struct_fields__}
+
+
+def test_record_log_always_keeps_notice_last(world: World) -> None:
+    limits = JobLimits(**{**_limits_dict(), "max_log_entries": 1})
+    lua = world.execution(limits=limits)
+    lua.run('log.info("a") log.info("b")')
+    record_log(lua.host, "error", "handler failed", always=True)
+    assert [(e.level, e.message) for e in lua.host.logs] == [
+        ("info", "a"),
+        ("error", "handler failed"),
+        ("warn", "log limit reached: 1 entries dropped"),
+    ]
