@@ -35,6 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the daemon")
     serve.add_argument("--config", type=Path, default=None, help="TOML configuration file")
     _add_setting_flags(serve)
+    from lunard import analytics_cli
+
+    analytics_cli.add_parser(commands)
     return parser
 
 
@@ -71,4 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "serve":
         return serve(args)
+    if args.command == "analytics":
+        from lunard import analytics_cli
+
+        return analytics_cli.main(args)
     return 2
