@@ -15,7 +15,8 @@ Definitions, so a reader can check any figure by hand:
   dense (empty ones are zeros) and oldest first, `start` in Unix seconds.
 - `triggers`: counts by trigger (`http`, `cron`).
 - `top_errors`: the most frequent error messages (ties by message), each with the id of its
-  latest execution.
+  latest execution (latest `created_at`; within one second the larger id, as xids sort by
+  creation).
 """
 
 from __future__ import annotations
