@@ -57,7 +57,7 @@ def test_row_limit_truncates(cursor: duckdb.DuckDBPyConnection) -> None:
 
 def test_with_describe_and_values_are_selects(cursor: duckdb.DuckDBPyConnection) -> None:
     assert run_query(cursor, "WITH t AS (FROM executions) SELECT count(*) FROM t").rows == [[10]]
-    assert ["id", "VARCHAR"] == run_query(cursor, "DESCRIBE executions").rows[0][:2]
+    assert run_query(cursor, "DESCRIBE executions").rows[0][:2] == ["id", "VARCHAR"]
     assert run_query(cursor, "VALUES (1, 'a')").rows == [[1, "a"]]
 
 
