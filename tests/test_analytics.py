@@ -47,12 +47,16 @@ def insert_executions(conn: duckdb.DuckDBPyConnection, rows: list[dict[str, Any]
             "created_at": pa.array([r["created_at"] for r in full], pa.timestamp("s")),
         }
     )
+    # A statement first: DuckDB 2.0 refuses register() while an earlier result is unfinished
+    # (records.migrate leaves one when the file was already migrated).
+    conn.execute("BEGIN TRANSACTION")
     conn.register("_generated", table)
     try:
         conn.execute(
             "INSERT INTO executions (id, function_id, function_version_id, status, duration_ms, "
             'error_message, event_json, "trigger", created_at) SELECT * FROM _generated'
         )
+        conn.execute("COMMIT")
     finally:
         conn.unregister("_generated")
 
