@@ -18,13 +18,9 @@ Response conversion follows §2.4 plus two decisions:
 from __future__ import annotations
 
 import binascii
-import importlib
-import logging
 import math
 import sqlite3
 import time
-from collections.abc import Callable
-from decimal import Decimal
 from typing import Any
 
 from lupa import luajit21
@@ -33,71 +29,17 @@ from lunard.messages import Job, JobLog, JobResponse, JobResult
 from lunard.worker import sandbox
 from lunard.worker.enhancer import HANDLER_PREFIX, LOAD_PREFIX, enhance
 from lunard.worker.host import HostContext
-
-log = logging.getLogger(__name__)
+from lunard.worker.modules import install_modules
+from lunard.worker.modules.bridge import number_to_string
 
 NO_HANDLER = "handler function not found in Lua code"
 NOT_A_TABLE = "handler did not return a table"
 OUT_OF_MEMORY = "not enough memory"
 DEFAULT_TIMEOUT_S = 300.0  # upstream: a zero timeout means 5 minutes
 
-InstallModules = Callable[[Any, HostContext], None]
-
-
-def _find_install_modules() -> InstallModules | None:
-    """`lunard.worker.modules.install_modules`, or None while that package is not written.
-
-    A missing package (or one without the function yet) runs handlers with the bare
-    standard library; an import error *inside* the package is raised, never hidden.
-    """
-    try:
-        package = importlib.import_module("lunard.worker.modules")
-    except ModuleNotFoundError as exc:
-        if exc.name != "lunard.worker.modules":
-            raise
-        return None
-    found: InstallModules | None = getattr(package, "install_modules", None)
-    if found is None:
-        log.warning("lunard.worker.modules.install_modules not found; Lua modules disabled")
-    return found
-
-
-_install_modules = _find_install_modules()
-
 
 class _ExecutionError(Exception):
     """An execution error raised while converting the handler's result (raw text)."""
-
-
-def format_number(value: int | float) -> str:
-    """A Lua number as text, the way upstream prints it (lua-runtime §11.2 recommendation).
-
-    Integral values inside the int64 range print as plain digits; others use the shortest
-    round-trip digits, in exponent form when the decimal exponent is < -4 or >= 6 (Go's
-    `%v`): `1234567.5` -> `1.2345675e+06`, `0.00001` -> `1e-05`, `1/3` -> `0.3333333333333333`.
-    """
-    if isinstance(value, int):
-        return str(value)
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    if value.is_integer() and -(2**63) <= value < 2**63:
-        return str(int(value))
-    sign, digit_tuple, exponent = Decimal(repr(value)).as_tuple()
-    assert isinstance(exponent, int)
-    digits = "".join(map(str, digit_tuple)).rstrip("0") or "0"
-    # decimal exponent of the leading digit
-    exp10 = len(digit_tuple) + exponent - 1
-    prefix = "-" if sign else ""
-    if exp10 < -4 or exp10 >= 6:
-        mantissa = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
-        return f"{prefix}{mantissa}e{'-' if exp10 < 0 else '+'}{abs(exp10):02d}"
-    if exp10 < 0:
-        return f"{prefix}0.{'0' * (-exp10 - 1)}{digits}"
-    whole, frac = digits[: exp10 + 1], digits[exp10 + 1 :]
-    whole = whole.ljust(exp10 + 1, "0")
-    return f"{prefix}{whole}.{frac}" if frac else f"{prefix}{whole}"
 
 
 def _as_string(value: Any) -> str:
@@ -105,7 +47,7 @@ def _as_string(value: Any) -> str:
     if isinstance(value, str):
         return _clean(value)
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return format_number(value)
+        return number_to_string(value)
     return ""
 
 
@@ -155,7 +97,7 @@ def _body(value: Any) -> bytes:
     if isinstance(value, str):
         return sandbox.lua_bytes(value)
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return format_number(value).encode()
+        return number_to_string(value).encode()
     return b""
 
 
@@ -183,45 +125,39 @@ def _response(outcome: tuple[Any, ...]) -> JobResponse:
     )
 
 
-def _ctx_table(lua: Any, job: Job) -> Any:
-    ctx: dict[str, Any] = {
-        "executionId": job.execution_id,
-        "functionId": job.function_id,
-        "startedAt": job.started_at,
-        # DECISION (lua-runtime §2.1): lunard fills functionName and requestId.
-        "requestId": job.execution_id,
-    }
-    # Absent fields stay missing keys (reading them gives nil), never "".
-    if job.version_number > 0:
-        ctx["version"] = str(job.version_number)
-    if job.base_url:
-        ctx["baseUrl"] = job.base_url
-    if job.function_name:
-        ctx["functionName"] = job.function_name
-    return lua.table_from(ctx)
-
-
-def _event_table(lua: Any, job: Job) -> Any:
+def _runner_args(job: Job) -> list[Any]:
+    """The runner's arguments: ctx fields, event fields, then header and query pairs."""
     event = job.event
-    return lua.table_from(
-        {
-            "method": event.method,
-            "path": event.path,
-            "relativePath": event.relative_path,
-            "body": event.body,  # bytes become a Lua string byte for byte
-            "headers": lua.table_from(event.headers),
-            "query": lua.table_from(event.query),
-        }
-    )
+    args: list[Any] = [
+        job.code,
+        job.execution_id,
+        job.function_id,
+        job.started_at,
+        # Absent fields stay missing keys (nil), never "" (lua-runtime §2.1).
+        str(job.version_number) if job.version_number > 0 else None,
+        job.base_url or None,
+        # DECISION (lua-runtime §2.1): lunard fills functionName and requestId.
+        job.function_name or None,
+        job.execution_id,
+        event.method,
+        event.path,
+        event.relative_path,
+        event.body,  # bytes become a Lua string byte for byte
+        len(event.headers),
+    ]
+    for pair in event.headers.items():
+        args.extend(pair)
+    for pair in event.query.items():
+        args.extend(pair)
+    return args
 
 
 def _run_lua(job: Job, host: HostContext) -> JobResponse:
     """Everything that touches the Lua state; raises _ExecutionError with the raw text."""
     lua = sandbox.new_runtime(job.limits.max_memory_bytes)
-    if _install_modules is not None:
-        _install_modules(lua, host)
+    install_modules(lua, host)
     runner = sandbox.seal(lua)
-    outcome = runner(job.code, _ctx_table(lua, job), _event_table(lua, job))
+    outcome = runner(*_runner_args(job))
     if not isinstance(outcome, tuple):
         outcome = (outcome,)
     kind = outcome[0]

@@ -165,13 +165,35 @@ local function describe(err)
   return traceback(err, 2)
 end
 
+-- Builds ctx and event here from plain arguments: one call across the bridge instead of a
+-- table_from per table. `nh` header pairs then the query pairs follow as varargs; ctx
+-- values that are nil stay absent keys (lua-runtime §2.1).
+--
 -- Returns (kind, ...):
 --   "load", message            the chunk failed to compile or its top level raised
 --   "nohandler"                 no global function `handler`
 --   "handler", message         handler raised
 --   "notable"                   handler returned something else than a table
 --   "ok", status, body, headers(flat k,v list), isBase64Encoded
-local function run(code, ctx, event)
+local function run(code, executionId, functionId, startedAt, version, baseUrl, functionName,
+                   requestId, method, path, relativePath, body, nh, ...)
+  local ctx = {
+    executionId = executionId, functionId = functionId, startedAt = startedAt,
+    version = version, baseUrl = baseUrl, functionName = functionName, requestId = requestId,
+  }
+  local headers, query = {}, {}
+  local n = select("#", ...)
+  local pairs_in = { ... }
+  for i = 1, nh * 2, 2 do
+    headers[pairs_in[i]] = pairs_in[i + 1]
+  end
+  for i = nh * 2 + 1, n, 2 do
+    query[pairs_in[i]] = pairs_in[i + 1]
+  end
+  local event = {
+    method = method, path = path, relativePath = relativePath, body = body,
+    headers = headers, query = query,
+  }
   local chunk, err = raw_load(code, "=<string>", "t")
   if chunk == nil then
     return "load", err
@@ -258,7 +280,9 @@ def new_runtime(max_memory_bytes: int) -> Any:
 def seal(lua: Any) -> Any:
     """Strip the state down to the sandbox and return the runner (see module docstring).
 
-    The runner is called as `runner(code, ctx, event)` and returns a tuple whose first item
-    is the outcome kind: "load", "nohandler", "handler", "notable" or "ok".
+    The runner is called as `runner(code, <ctx values>, <event values>, n_headers,
+    *header_pairs, *query_pairs)` (see `_SEAL_LUA`; `lunard.worker.runtime` is its one
+    caller) and returns a tuple whose first item is the outcome kind: "load", "nohandler",
+    "handler", "notable" or "ok".
     """
     return lua.execute(_SEAL_BYTECODE, mode="b")

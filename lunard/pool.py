@@ -1,0 +1,524 @@
+"""The pool actor: worker processes, their nng sockets, and the execution queue.
+
+Timeout and crash errors (the pool's own, recorded like any execution error and passed
+through the enhancer, so they read `Error: ...` with no code context and no tip):
+
+- timeout: `failed to execute handler: <string>: execution timed out after 1s (context
+  deadline exceeded)` → `Error: <string>: execution timed out after 1s (context deadline
+  exceeded)`. It names the chunk like Lua's own errors and ends with upstream's deadline
+  text, which the enhancer classifies as "unknown" (no tip), as upstream does. No line
+  number: the worker is killed, so nobody can ask Lua where it was.
+- a worker that died mid-call: `failed to execute handler: the worker process running this
+  execution died (killed by signal 9); it was not retried`.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import itertools
+import logging
+import math
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import msgspec
+import pynng
+import trio
+
+from lunard.errors import InternalError, Overloaded
+from lunard.messages import (
+    WIRE_ENCODER,
+    ExecOutcome,
+    ExecRequest,
+    ExecutionRecord,
+    Job,
+    JobLog,
+    JobResponse,
+    JobResult,
+    RecordBatch,
+    result_decoder,
+)
+from lunard.worker.enhancer import HANDLER_PREFIX, enhance
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT_S = 300.0  # upstream: a zero execution timeout means 5 minutes
+MAX_SAVED_BODY = 1 << 20  # http-api §4.7
+TRUNCATED_SUFFIX = "\n[TRUNCATED - Response exceeded 1MB]"
+READY_LINE = b"ready\n"
+RESTART_BACKOFF_S = (0.1, 0.5, 1.0, 2.0, 5.0)
+
+
+class WorkerStartError(InternalError):
+    """A worker process did not come up (it exited or stayed silent past the start timeout)."""
+
+
+@dataclass(eq=False)
+class _Worker:
+    """One live worker process and the socket the pool talks to it through."""
+
+    slot: int
+    process: trio.Process
+    socket: pynng.Req0
+    path: Path
+    dead: bool = False
+    # The cancel scope of the call in flight; the watcher cancels it when the process dies.
+    call_scope: trio.CancelScope | None = None
+    execution_id: str | None = None
+
+
+@dataclass
+class _Calls:
+    """Which worker runs which execution, and a way to wait for that to change."""
+
+    running: dict[str, int] = field(default_factory=dict)
+    changed: trio.Event = field(default_factory=trio.Event)
+
+    def update(self) -> None:
+        self.changed.set()
+        self.changed = trio.Event()
+
+
+class Pool:
+    """The pool actor.
+
+    Owns: the worker processes (`python -m lunard.worker`), one nng Req0 socket per worker
+    (ipc under `runtime_dir`, resends disabled: DECISIONS 5), and the bounded job queue.
+
+    Receives: `ExecRequest` on `inbox` (capacity `queue_size`; `submit_nowait` maps a full
+    queue to `Overloaded`).
+
+    Sends: one `RecordBatch` per execution to `sink`, then exactly one `ExecOutcome` on the
+    request's `reply` channel (give it room for one message). Timeouts and dead workers are
+    answered as error results; a worker that overran or died is killed and replaced in the
+    background, and the call is never run again.
+    """
+
+    def __init__(
+        self,
+        *,
+        workers: int,
+        queue_size: int,
+        runtime_dir: Path,
+        state_path: Path,
+        worker_address_space_mb: int,
+        sink: trio.MemorySendChannel[RecordBatch],
+        start_timeout_s: float = 30.0,
+        stop_timeout_s: float = 5.0,
+        python: str = sys.executable,
+    ) -> None:
+        if workers < 1:
+            raise ValueError("a pool needs at least one worker")
+        self.inbox: trio.MemorySendChannel[ExecRequest]
+        self.inbox, self._queue = trio.open_memory_channel[ExecRequest](queue_size)
+        self._workers = workers
+        self._runtime_dir = runtime_dir
+        self._state_path = state_path
+        self._address_space_mb = worker_address_space_mb
+        self._sink = sink
+        self._start_timeout_s = start_timeout_s
+        self._stop_timeout_s = stop_timeout_s
+        self._python = python
+        self._slots: list[_Worker | None] = [None] * workers
+        self._slot_ready = [trio.Event() for _ in range(workers)]
+        self._live: set[_Worker] = set()
+        self._generation = itertools.count()
+        self._busy = 0
+        self._calls = _Calls()
+        self._nursery: trio.Nursery | None = None
+        self._decoder = result_decoder()
+
+    # ------------------------------------------------------------------ API for other actors
+
+    def submit_nowait(self, request: ExecRequest) -> None:
+        """Queue `request` or raise `Overloaded` (503 + Retry-After) when the queue is full."""
+        try:
+            self.inbox.send_nowait(request)
+        except trio.WouldBlock:
+            raise Overloaded("the execution queue is full; retry shortly", retry_after=1) from None
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            raise Overloaded("the execution pool is not running", retry_after=1) from None
+
+    def queue_depth(self) -> int:
+        """Requests waiting for a worker."""
+        return self._queue.statistics().current_buffer_used
+
+    def busy_workers(self) -> int:
+        """Workers running an execution right now."""
+        return self._busy
+
+    def worker_pids(self) -> list[int]:
+        """Process ids of the live workers (slot order, missing while one restarts)."""
+        return [w.process.pid for w in self._slots if w is not None]
+
+    def running(self) -> dict[str, int]:
+        """Execution id → pid of the worker running it."""
+        return dict(self._calls.running)
+
+    async def wait_running(self, execution_id: str) -> int:
+        """Wait until `execution_id` has been handed to a worker; return that worker's pid."""
+        while execution_id not in self._calls.running:
+            await self._calls.changed.wait()
+        return self._calls.running[execution_id]
+
+    # ------------------------------------------------------------------ the actor
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Start every worker, report ready, then serve the inbox until cancelled.
+
+        Returns when the inbox is closed and drained. On the way out (cancelled or not) every
+        worker is stopped: SIGTERM, then SIGKILL past `stop_timeout_s`.
+        """
+        self._runtime_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            async with trio.open_nursery() as nursery:
+                self._nursery = nursery
+                async with trio.open_nursery() as starting:
+                    for slot in range(self._workers):
+                        starting.start_soon(self._start_slot, slot)
+                task_status.started()
+                async with trio.open_nursery() as dispatchers:
+                    for slot in range(self._workers):
+                        dispatchers.start_soon(self._serve_slot, slot)
+                # The inbox is closed: only watchers and restarts are left, and they are moot.
+                nursery.cancel_scope.cancel()
+        finally:
+            with trio.move_on_after(self._stop_timeout_s + 1.0) as cleanup:
+                cleanup.shield = True
+                await self._stop_all()
+
+    async def _serve_slot(self, slot: int) -> None:
+        """One dispatcher: take a request only when this slot's worker is up, run it."""
+        while True:
+            await self._live_worker(slot)
+            try:
+                request = await self._queue.receive()
+            except trio.EndOfChannel:
+                return
+            # The worker may have died (and been replaced) while we waited for work.
+            worker = await self._live_worker(slot)
+            await self._handle(worker, request)
+
+    async def _live_worker(self, slot: int) -> _Worker:
+        while True:
+            worker = self._slots[slot]
+            if worker is not None and not worker.dead:
+                return worker
+            # Set while a dead worker still sits in the slot: the wait is then a checkpoint
+            # that lets its watcher retire it.
+            await self._slot_ready[slot].wait()
+
+    async def _handle(self, worker: _Worker, request: ExecRequest) -> None:
+        job = request.job
+        self._busy += 1
+        started = time.monotonic()
+        try:
+            result = await self._call(worker, job)
+        except BaseException:
+            # Cancelled (shutdown) mid-call: the requester still gets its one answer.
+            failure = self._failure(job, "lunard is shutting down; the execution was stopped")
+            self._answer_nowait(request, ExecOutcome(result=failure, duration_ms=0))
+            raise
+        finally:
+            self._busy -= 1
+        duration_ms = int((time.monotonic() - started) * 1000)
+        outcome = ExecOutcome(result=result, duration_ms=duration_ms)
+        batch = RecordBatch(
+            execution=build_record(request, result, duration_ms),
+            logs=result.logs,
+            ai_requests=result.ai_requests,
+            email_requests=result.email_requests,
+        )
+        try:
+            # Record first: a record is in the sink before the caller sees the response.
+            try:
+                await self._sink.send(batch)
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                log.error("sink is gone; execution %s was not recorded", job.execution_id)
+            await self._answer(request, outcome)
+        except BaseException:
+            self._answer_nowait(request, outcome)
+            raise
+
+    async def _call(self, worker: _Worker, job: Job) -> JobResult:
+        """Run `job` on `worker` within its timeout; never raises for worker failures."""
+        timeout = job.timeout_s if job.timeout_s > 0 else DEFAULT_TIMEOUT_S
+        payload = WIRE_ENCODER.encode(job)
+        raw: bytes | None = None
+        failure: str | None = None
+        self._calls.running[job.execution_id] = worker.process.pid
+        worker.execution_id = job.execution_id
+        self._calls.update()
+        try:
+            with trio.CancelScope(deadline=trio.current_time() + timeout) as scope:
+                worker.call_scope = scope
+                if worker.dead:
+                    scope.cancel()
+                await worker.socket.asend(payload)
+                raw = await worker.socket.arecv()
+        except pynng.NNGException as exc:
+            # With resends off, a closed pipe fails the pending request (ECONNRESET).
+            failure = f"lost contact with the worker process ({exc})"
+        finally:
+            worker.call_scope = None
+            worker.execution_id = None
+            del self._calls.running[job.execution_id]
+            self._calls.update()
+
+        if raw is not None:
+            try:
+                return self._decoder.decode(raw)
+            except msgspec.DecodeError as exc:
+                failure = f"the worker process sent an invalid reply ({exc})"
+        if failure is None and not worker.dead:
+            self._retire(worker)
+            return self._failure(
+                job,
+                f"<string>: execution timed out after {_seconds(timeout)} "
+                "(context deadline exceeded)",
+            )
+        if not worker.dead:
+            # The socket failed first; give the process a moment to exit on its own so the
+            # recorded reason is its own, not our SIGKILL.
+            with trio.move_on_after(1.0):
+                await worker.process.wait()
+        self._retire(worker)
+        await self._reap(worker)
+        reason = _exit_reason(worker.process.returncode)
+        if failure is None:
+            failure = "the worker process running this execution died"
+        return self._failure(job, f"{failure} ({reason}); it was not retried")
+
+    def _failure(self, job: Job, message: str) -> JobResult:
+        """An error result made by the pool, enhanced and logged like the worker's own."""
+        raw = HANDLER_PREFIX + message
+        return JobResult(
+            execution_id=job.execution_id,
+            response=None,
+            error=enhance(raw, job.code),
+            logs=[JobLog(level="error", message=raw, created_at=time.time())],
+        )
+
+    async def _answer(self, request: ExecRequest, outcome: ExecOutcome) -> None:
+        try:
+            request.reply.send_nowait(outcome)
+        except trio.WouldBlock:
+            # A zero-capacity reply channel: wait for the requester to take it.
+            try:
+                await request.reply.send(outcome)
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                log.info("requester of %s went away", request.job.execution_id)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            log.info("requester of %s went away", request.job.execution_id)
+
+    def _answer_nowait(self, request: ExecRequest, outcome: ExecOutcome) -> None:
+        try:
+            request.reply.send_nowait(outcome)
+        except (trio.WouldBlock, trio.BrokenResourceError, trio.ClosedResourceError):
+            log.info("could not tell the requester of %s", request.job.execution_id)
+
+    # ------------------------------------------------------------------ worker lifecycle
+
+    async def _start_slot(self, slot: int) -> None:
+        worker = await self._spawn(slot)
+        self._install(worker)
+
+    def _install(self, worker: _Worker) -> None:
+        assert self._nursery is not None
+        self._slots[worker.slot] = worker
+        self._nursery.start_soon(self._watch, worker)
+        self._slot_ready[worker.slot].set()
+
+    async def _spawn(self, slot: int) -> _Worker:
+        """Start one worker process and connect to it once it says it is listening."""
+        path = self._runtime_dir / f"w{slot}-{next(self._generation)}.ipc"
+        address = f"ipc://{path}"
+        process = await trio.lowlevel.open_process(
+            [
+                self._python,
+                "-m",
+                "lunard.worker",
+                "--address",
+                address,
+                "--state",
+                str(self._state_path),
+                "--address-space-mb",
+                str(self._address_space_mb),
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+        )
+        socket: pynng.Req0 | None = None
+        try:
+            with trio.fail_after(self._start_timeout_s):
+                await _read_ready(process)
+            socket = pynng.Req0(resend_time=-1)  # never re-send a request: DECISIONS 5
+            socket.dial(address, block=True)
+        except BaseException as exc:
+            if socket is not None:
+                socket.close()
+            process.kill()
+            with trio.CancelScope(shield=True):
+                await process.wait()
+            path.unlink(missing_ok=True)
+            if isinstance(exc, trio.TooSlowError):
+                raise WorkerStartError(
+                    f"worker {slot} did not start within {self._start_timeout_s:g}s"
+                ) from exc
+            raise
+        worker = _Worker(slot=slot, process=process, socket=socket, path=path)
+        self._live.add(worker)
+        return worker
+
+    async def _watch(self, worker: _Worker) -> None:
+        """Notice a worker's death at once, busy or idle."""
+        await worker.process.wait()
+        worker.dead = True
+        if worker.call_scope is not None:
+            worker.call_scope.cancel()  # the dispatcher retires it and records the failure
+        elif self._slots[worker.slot] is worker:
+            log.warning(
+                "idle worker %d (pid %d) exited (%s); starting another",
+                worker.slot,
+                worker.process.pid,
+                _exit_reason(worker.process.returncode),
+            )
+            self._retire(worker)
+
+    def _retire(self, worker: _Worker) -> None:
+        """Take `worker` out of its slot, kill it, and start its replacement in the background."""
+        if self._slots[worker.slot] is not worker:
+            return
+        self._slots[worker.slot] = None
+        self._slot_ready[worker.slot] = trio.Event()
+        worker.dead = True
+        _kill(worker.process)
+        worker.socket.close()
+        assert self._nursery is not None
+        self._nursery.start_soon(self._replace, worker)
+
+    async def _replace(self, old: _Worker) -> None:
+        await self._reap(old)
+        for attempt in itertools.count():
+            try:
+                new = await self._spawn(old.slot)
+            except (WorkerStartError, OSError) as exc:
+                delay = RESTART_BACKOFF_S[min(attempt, len(RESTART_BACKOFF_S) - 1)]
+                log.error("restarting worker %d failed (%s); retrying in %gs", old.slot, exc, delay)
+                await trio.sleep(delay)
+                continue
+            self._install(new)
+            return
+
+    async def _reap(self, worker: _Worker) -> None:
+        await worker.process.wait()
+        self._live.discard(worker)
+        worker.path.unlink(missing_ok=True)
+
+    async def _stop_all(self) -> None:
+        """SIGTERM every worker, SIGKILL those still there after `stop_timeout_s`."""
+        workers = list(self._live)
+        for worker in workers:
+            worker.socket.close()
+            if worker.process.returncode is None:
+                worker.process.terminate()
+        with trio.move_on_after(self._stop_timeout_s):
+            for worker in workers:
+                await worker.process.wait()
+        for worker in workers:
+            _kill(worker.process)
+            await worker.process.wait()
+            worker.path.unlink(missing_ok=True)
+        self._live.clear()
+        self._slots = [None] * self._workers
+
+
+async def _read_ready(process: trio.Process) -> None:
+    """Wait for the worker's `ready` line, then close our end of its stdout."""
+    assert process.stdout is not None
+    seen = b""
+    try:
+        while not seen.endswith(b"\n"):
+            chunk = await process.stdout.receive_some(64)
+            if not chunk:
+                code = await process.wait()
+                raise WorkerStartError(
+                    f"worker process exited during start-up ({_exit_reason(code)}); "
+                    "see its stderr above"
+                )
+            seen += chunk
+    finally:
+        await process.stdout.aclose()
+    if seen != READY_LINE:
+        raise WorkerStartError(f"worker process said {seen!r} instead of ready")
+
+
+def _kill(process: trio.Process) -> None:
+    if process.returncode is None:
+        # it may exit between the check and the kill
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+
+
+def _exit_reason(code: int | None) -> str:
+    if code is None:
+        return "still running"
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = "unknown signal"
+        return f"killed by signal {-code}, {name}"
+    return f"exit status {code}"
+
+
+def _seconds(value: float) -> str:
+    return f"{value:g}s" if not math.isinf(value) else "inf"
+
+
+def response_json(response: JobResponse) -> str:
+    """The saved response (http-api §4.7): statusCode, headers, body, isBase64Encoded.
+
+    `JobResponse.body` holds decoded bytes when the handler set `isBase64Encoded`, so the
+    base64 text is rebuilt for the record. Bodies past 1 MiB are cut and marked.
+    """
+    body = response.body
+    if response.is_base64:
+        body = base64.b64encode(body)
+    text = body[:MAX_SAVED_BODY].decode("utf-8", "replace")
+    if len(body) > MAX_SAVED_BODY:
+        text += TRUNCATED_SUFFIX
+    document = {
+        "statusCode": response.status_code,
+        "headers": response.headers,
+        "body": text,
+        "isBase64Encoded": response.is_base64,
+    }
+    return msgspec.json.encode(document).decode()
+
+
+def build_record(request: ExecRequest, result: JobResult, duration_ms: int) -> ExecutionRecord:
+    """The execution record of one finished call (lua-runtime §1 bookkeeping)."""
+    job = request.job
+    response = result.response
+    failed = result.error is not None or (response is not None and response.status_code >= 400)
+    saved = None
+    if request.save_response and response is not None and result.error is None:
+        saved = response_json(response)
+    return ExecutionRecord(
+        id=job.execution_id,
+        function_id=job.function_id,
+        function_version_id=job.version_id,
+        status="error" if failed else "success",
+        duration_ms=duration_ms,
+        error_message=result.error,
+        event_json=request.event_json,
+        response_json=saved,
+        trigger=request.trigger,
+        created_at=job.started_at,
+    )

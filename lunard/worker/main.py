@@ -1,0 +1,149 @@
+"""The worker process: `python -m lunard.worker --address ipc:///path --state /path/lunard.db`.
+
+One process runs one execution at a time. It binds a Rep0 socket at `--address`, prints
+`ready` on stdout (the pool waits for that line before it dials), then loops: receive a
+msgpack `Job`, run it in a fresh Lua state (`runtime.run_job`), reply with a `JobResult`.
+
+It never dies because of a Lua failure (those are results). A Python `MemoryError` — the
+address-space limit (`--address-space-mb`, RLIMIT_AS) was hit outside Lua's own cap — is
+answered with an error result when that is still possible; otherwise the process exits and
+the pool starts a new one. SIGINT is ignored (a Ctrl-C in the daemon's terminal is the
+daemon's to handle); SIGTERM ends the process. A worker whose parent is gone exits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import logging
+import os
+import resource
+import signal
+import sqlite3
+import sys
+import time
+import traceback
+from collections.abc import Sequence
+
+import msgspec
+import pynng
+
+from lunard.messages import WIRE_ENCODER, Job, JobLog, JobResult, job_decoder
+from lunard.state.db import connect
+from lunard.worker.runtime import run_job
+
+log = logging.getLogger("lunard.worker")
+
+READY_LINE = b"ready\n"
+# How often an idle worker checks that the daemon still exists (a recv timeout, so it
+# costs nothing while jobs flow).
+PARENT_CHECK_MS = 1000
+
+
+def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m lunard.worker")
+    parser.add_argument("--address", required=True, help="nng address to listen on")
+    parser.add_argument("--state", required=True, help="path of the state SQLite file")
+    parser.add_argument(
+        "--address-space-mb", type=int, default=0, help="RLIMIT_AS in MiB (0: no limit)"
+    )
+    return parser.parse_args(argv)
+
+
+def _limit_address_space(megabytes: int) -> None:
+    if megabytes <= 0:
+        return
+    limit = megabytes << 20
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+def _error_result(execution_id: str, message: str) -> bytes:
+    """An error JobResult, encoded; the message is recorded like any execution error."""
+    result = JobResult(
+        execution_id=execution_id,
+        response=None,
+        error=f"Error: {message}\n",
+        logs=[JobLog(level="error", message=message, created_at=time.time())],
+    )
+    return WIRE_ENCODER.encode(result)
+
+
+def handle(raw: bytes, decoder: msgspec.msgpack.Decoder[Job], state: sqlite3.Connection) -> bytes:
+    """One request → one encoded reply. Raises only MemoryError (the caller decides)."""
+    try:
+        job = decoder.decode(raw)
+    except msgspec.DecodeError as exc:
+        return _error_result("", f"the worker received an invalid job: {exc}")
+    try:
+        return WIRE_ENCODER.encode(run_job(job, state))
+    except MemoryError:
+        raise
+    except Exception as exc:
+        # A bug on our side, not the function's: answer, keep serving, keep the traceback.
+        traceback.print_exc(file=sys.stderr)
+        return _error_result(job.execution_id, f"internal error in the worker: {exc!r}")
+
+
+def serve(address: str, state: sqlite3.Connection) -> None:
+    """Answer jobs on `address` until the parent process goes away."""
+    decoder = job_decoder()
+    parent = os.getppid()
+    with pynng.Rep0(recv_timeout=PARENT_CHECK_MS) as socket:
+        socket.listen(address)
+        _announce_ready()
+        while True:
+            try:
+                raw = socket.recv()
+            except pynng.Timeout:
+                if os.getppid() != parent:
+                    return
+                continue
+            try:
+                reply = handle(raw, decoder, state)
+            except MemoryError:
+                reply = _memory_error_reply(raw)
+            socket.send(reply)
+            # A finished execution leaves a reference cycle (the Lua state holds the host
+            # modules' Python callables, which hold the state). A young-generation pass,
+            # after the reply is out, frees the state now instead of letting dead states
+            # pile up under the address-space limit until a full collection.
+            gc.collect(0)
+
+
+def _memory_error_reply(raw: bytes) -> bytes:
+    # Whatever the failed run held is garbage now, so there is usually room to answer; if
+    # not, this raises MemoryError again and the process exits (the pool replaces it).
+    try:
+        execution_id = job_decoder().decode(raw).execution_id
+    except msgspec.DecodeError:
+        execution_id = ""
+    return _error_result(
+        execution_id, "the worker ran out of memory (address-space limit) during the execution"
+    )
+
+
+def _announce_ready() -> None:
+    out = sys.stdout.buffer
+    out.write(READY_LINE)
+    out.flush()
+    # The pool closes its end after reading the line; anything printed later must not hit
+    # a closed pipe.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.close(devnull)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of `python -m lunard.worker`."""
+    args = _parse(argv)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    logging.basicConfig(level=logging.WARNING, format="lunard.worker[%(process)d] %(message)s")
+    _limit_address_space(args.address_space_mb)
+    state = connect(args.state)
+    try:
+        serve(args.address, state)
+    except MemoryError:
+        return 3
+    finally:
+        state.close()
+    return 0
