@@ -1,0 +1,310 @@
+"""The scheduler actor: runs each function's cron schedule (platform §1, http-api §4.8).
+
+Upstream registers robfig jobs that POST to `{BASE_URL}/fn/{id}`. lunard dispatches the run
+inside the daemon instead (DECISIONS 6): the worker sees the same event a scheduled run gets
+upstream, and the execution is recorded with `trigger = "cron"`, which no HTTP caller can
+forge. Where upstream leaves stale jobs behind (deleted or disabled functions) or starts
+overlapping runs, lunard follows DECISIONS 13: deleting, disabling or pausing removes the
+schedule at once, and a tick is skipped while the previous run of that function is going.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import sqlite3
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import trio
+
+from lunard.config import Config
+from lunard.cron import CronError, next_fire
+from lunard.errors import Overloaded
+from lunard.jobs import build_job, execute, stored_event_json
+from lunard.messages import ExecOutcome, ExecRequest, HttpEvent, ScheduleChanged
+from lunard.state.db import StateStore
+from lunard.state.runtime import RuntimeTarget, load_target
+
+log = logging.getLogger(__name__)
+
+# The longest the loop sleeps without re-reading the wall clock: trio's clock is monotonic,
+# so a wall-clock step (NTP, a resumed VM) is noticed within this many seconds.
+RESYNC_INTERVAL = 60.0
+
+_SCHEDULED = (
+    "cron_status = 'active' AND cron_schedule IS NOT NULL AND cron_schedule != '' "
+    "AND disabled = 0"
+)
+
+
+def load_schedules(conn: sqlite3.Connection) -> list[tuple[str, str]]:
+    """(function id, cron expression) of every function that should be scheduled now:
+    `cron_status = 'active'`, a non-empty schedule, and not disabled (DECISIONS 13)."""
+    rows = conn.execute(f"SELECT id, cron_schedule FROM functions WHERE {_SCHEDULED}")
+    return [(row["id"], row["cron_schedule"]) for row in rows]
+
+
+def load_schedule(conn: sqlite3.Connection, function_id: str) -> str | None:
+    """The function's cron expression if it should be scheduled now, else None."""
+    row = conn.execute(
+        f"SELECT cron_schedule FROM functions WHERE id = ? AND {_SCHEDULED}", (function_id,)
+    ).fetchone()
+    return None if row is None else str(row["cron_schedule"])
+
+
+def cron_event(target: RuntimeTarget, schedule: str, fired_at: int) -> HttpEvent:
+    """The event upstream's self-call gives a scheduled run (platform §1.6).
+
+    Go's client defaults (`User-Agent: Go-http-client/1.1`, `Accept-Encoding: gzip`) are
+    left out: no HTTP request is made, and they said nothing about the run.
+    """
+    function_id = target.function_id
+    return HttpEvent(
+        method="POST",
+        path=f"/fn/{function_id}",
+        relative_path="/",
+        headers={
+            "X-Trigger": "cron",
+            "X-Cron-Schedule": schedule,
+            "X-Cron-Function-Id": function_id,
+            "X-Cron-Function-Name": target.name,
+            "X-Cron-Scheduled-Time": str(fired_at),
+            "Content-Type": "application/json",
+        },
+        query={},
+        body=b"",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    """One registered schedule: its expression and its next fire instant (Unix seconds)."""
+
+    schedule: str
+    next_fire: float
+
+
+class Scheduler:
+    """The cron actor.
+
+    Owns: the next fire instant of every scheduled function (an in-memory map loaded from
+    the state file at start, computed from *now*: runs missed while the daemon was down are
+    not replayed), and the set of functions whose run is still going.
+
+    Receives on `inbox`: `ScheduleChanged(function_id)` after a function is created,
+    updated (schedule, status, disabled), or deleted. The function is re-read at once and
+    its schedule added, moved or removed, before any further tick fires.
+
+    Sends: one `ExecRequest` (trigger "cron") to the pool per tick, through `jobs.execute`,
+    each run in its own task. A tick is skipped, and logged, when the function's previous
+    run is still going, when the pool queue is full, or when the function no longer exists,
+    is disabled (its schedule is then dropped) or has no active version. A failing run is
+    logged; it never stops the scheduler.
+
+    Fire times come from `cron.next_fire` in `config.timezone`, like
+    `GET /api/functions/{id}/next-run`, so the instant shown is the instant that fires.
+    `clock` is the wall clock in Unix seconds; the wait itself uses trio time, so
+    `trio.testing.MockClock` drives the scheduler when `clock` follows it.
+    """
+
+    def __init__(
+        self,
+        *,
+        config: Config,
+        state: StateStore,
+        pool: trio.MemorySendChannel[ExecRequest],
+        inbox_size: int = 1024,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._config = config
+        self._state = state
+        self._pool = pool
+        self._clock = clock
+        self.inbox: trio.MemorySendChannel[ScheduleChanged]
+        self.inbox, self._receive = trio.open_memory_channel[ScheduleChanged](inbox_size)
+        self._entries: dict[str, _Entry] = {}
+        self._running: set[str] = set()
+
+    async def run(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Load the schedules, report ready, then fire ticks and apply changes until
+        cancelled. Runs still going are cancelled with the scheduler (the pool answers or
+        records them on its own)."""
+        now = self._clock()
+        for function_id, schedule in self._state.read(load_schedules):
+            self._register(function_id, schedule, now)
+        log.info("Function cron scheduler started")
+        log.info("Loaded cron schedules count=%d", len(self._entries))
+        async with trio.open_nursery() as runs:
+            task_status.started()
+            await self._serve(runs)
+
+    # ----------------------------------------------------------------------- the loop
+
+    async def _serve(self, runs: trio.Nursery) -> None:
+        inbox_open = True
+        while True:
+            with trio.move_on_at(self._wake_at()):
+                if inbox_open:
+                    try:
+                        message = await self._receive.receive()
+                    except trio.EndOfChannel:  # every sender is gone; ticks go on
+                        inbox_open = False
+                    else:
+                        self._refresh(message.function_id)
+                    continue
+                await trio.sleep_forever()
+            self._apply_pending()  # a change sent before the tick wins over the tick
+            self._fire_due(runs)
+
+    def _wake_at(self) -> float:
+        """The trio deadline of the earliest fire instant, at most RESYNC_INTERVAL away."""
+        if not self._entries:
+            return math.inf
+        earliest = min(entry.next_fire for entry in self._entries.values())
+        wait = min(max(earliest - self._clock(), 0.0), RESYNC_INTERVAL)
+        return trio.current_time() + wait
+
+    def _apply_pending(self) -> None:
+        while True:
+            try:
+                message = self._receive.receive_nowait()
+            except (trio.WouldBlock, trio.EndOfChannel):
+                return
+            self._refresh(message.function_id)
+
+    def _fire_due(self, runs: trio.Nursery) -> None:
+        now = self._clock()
+        for function_id, entry in list(self._entries.items()):
+            if entry.next_fire > now:
+                continue
+            # Next slot after both this one and now: never the same slot twice, and slots
+            # missed while the process stood still are skipped, like robfig.
+            self._register(function_id, entry.schedule, max(entry.next_fire, now))
+            self._fire(function_id, entry.schedule, int(now), runs)
+
+    # ----------------------------------------------------------------------- schedules
+
+    def _register(self, function_id: str, schedule: str, after: float) -> None:
+        """Set the function's next fire instant after `after`; drop it if it never fires."""
+        try:
+            fire = next_fire(schedule, datetime.fromtimestamp(after, UTC), self._config.timezone)
+        except CronError as exc:
+            self._entries.pop(function_id, None)
+            log.error(
+                "Failed to schedule function function_id=%s schedule=%r: %s",
+                function_id,
+                schedule,
+                exc,
+            )
+            return
+        self._entries[function_id] = _Entry(schedule, fire.timestamp())
+
+    def _refresh(self, function_id: str) -> None:
+        """Re-read one function's schedule and add, move or remove its entry."""
+        try:
+            schedule = self._state.read(lambda conn: load_schedule(conn, function_id))
+        except sqlite3.Error:
+            log.exception("Failed to refresh cron schedule function_id=%s", function_id)
+            return
+        had = self._entries.pop(function_id, None) is not None
+        if schedule is None:
+            if had:
+                log.info("Removed cron schedule function_id=%s", function_id)
+            return
+        self._register(function_id, schedule, self._clock())
+        entry = self._entries.get(function_id)
+        if entry is not None:
+            log.info(
+                "Scheduled function function_id=%s schedule=%r next_run=%d",
+                function_id,
+                schedule,
+                int(entry.next_fire),
+            )
+
+    # ----------------------------------------------------------------------- runs
+
+    def _fire(self, function_id: str, schedule: str, fired_at: int, runs: trio.Nursery) -> None:
+        """Start one scheduled run unless something says it must be skipped."""
+        try:
+            target = self._state.read(lambda conn: load_target(conn, function_id))
+        except sqlite3.Error:
+            log.exception("Cron run skipped: cannot read function function_id=%s", function_id)
+            return
+        if target is None or target.disabled:
+            # The change was not announced; drop the schedule as ScheduleChanged would have.
+            self._entries.pop(function_id, None)
+            reason = "function not found" if target is None else "function is disabled"
+            log.warning("Cron run skipped: %s function_id=%s", reason, function_id)
+            return
+        if target.version_id is None:
+            log.warning("Cron run skipped: no active version function_id=%s", function_id)
+            return
+        if function_id in self._running:
+            log.warning(
+                "Cron run skipped: previous run still in progress function_id=%s name=%s "
+                "schedule=%r",
+                function_id,
+                target.name,
+                schedule,
+            )
+            return
+        self._running.add(function_id)
+        runs.start_soon(self._run_once, target, schedule, fired_at)
+
+    async def _run_once(self, target: RuntimeTarget, schedule: str, fired_at: int) -> None:
+        function_id = target.function_id
+        try:
+            event = cron_event(target, schedule, fired_at)
+            job = build_job(self._config, target, event)
+            outcome = await execute(
+                self._pool,
+                job,
+                trigger="cron",
+                event_json=stored_event_json(event),
+                save_response=target.save_response,
+            )
+        except Overloaded as exc:
+            log.warning(
+                "Cron run skipped: %s function_id=%s name=%s schedule=%r",
+                exc.message,
+                function_id,
+                target.name,
+                schedule,
+            )
+        except Exception:
+            log.exception(
+                "Cron execution failed function_id=%s name=%s schedule=%r",
+                function_id,
+                target.name,
+                schedule,
+            )
+        else:
+            _log_outcome(target, schedule, job.execution_id, outcome)
+        finally:
+            self._running.discard(function_id)
+
+
+def _log_outcome(
+    target: RuntimeTarget, schedule: str, execution_id: str, outcome: ExecOutcome
+) -> None:
+    """Upstream's two completion lines; the status is what `/fn` would have answered."""
+    result = outcome.result
+    if result.error is not None or result.response is None:
+        status = 500
+    else:
+        status = result.response.status_code or 200
+    fields = (target.function_id, target.name, schedule, execution_id, outcome.duration_ms, status)
+    layout = "function_id=%s name=%s schedule=%r execution_id=%s duration_ms=%d status=%d"
+    if 200 <= status < 300:
+        log.info("Cron execution completed successfully " + layout, *fields)
+    elif result.error is not None:
+        log.warning(
+            "Cron execution returned non-success status " + layout + " error=%s",
+            *fields,
+            result.error,
+        )
+    else:
+        log.warning("Cron execution returned non-success status " + layout, *fields)
