@@ -67,9 +67,9 @@ class _Worker:
     socket: pynng.Req0
     path: Path
     dead: bool = False
+    busy: bool = False  # from dispatch until the call's outcome is settled
     # The cancel scope of the call in flight; the watcher cancels it when the process dies.
     call_scope: trio.CancelScope | None = None
-    execution_id: str | None = None
 
 
 @dataclass
@@ -130,6 +130,8 @@ class Pool:
         self._generation = itertools.count()
         self._busy = 0
         self._calls = _Calls()
+        self._restarts = 0
+        self._workers_changed = trio.Event()
         self._nursery: trio.Nursery | None = None
         self._decoder = result_decoder()
 
@@ -159,6 +161,15 @@ class Pool:
     def running(self) -> dict[str, int]:
         """Execution id → pid of the worker running it."""
         return dict(self._calls.running)
+
+    def restarts(self) -> int:
+        """Workers replaced since start (timeouts, crashes, deaths while idle)."""
+        return self._restarts
+
+    async def wait_replaced(self, pid: int) -> None:
+        """Wait until the worker `pid` is gone and every slot has a live worker again."""
+        while pid in self.worker_pids() or None in self._slots:
+            await self._workers_changed.wait()
 
     async def wait_running(self, execution_id: str) -> int:
         """Wait until `execution_id` has been handed to a worker; return that worker's pid."""
@@ -207,7 +218,9 @@ class Pool:
     async def _live_worker(self, slot: int) -> _Worker:
         while True:
             worker = self._slots[slot]
-            if worker is not None and not worker.dead:
+            # poll(): a worker that died a moment ago must not get a request its watcher has
+            # not yet heard about (the request would fail instead of waiting for the new one).
+            if worker is not None and not worker.dead and worker.process.poll() is None:
                 return worker
             # Set while a dead worker still sits in the slot: the wait is then a checkpoint
             # that lets its watcher retire it.
@@ -247,12 +260,18 @@ class Pool:
 
     async def _call(self, worker: _Worker, job: Job) -> JobResult:
         """Run `job` on `worker` within its timeout; never raises for worker failures."""
+        worker.busy = True
+        try:
+            return await self._call_busy(worker, job)
+        finally:
+            worker.busy = False
+
+    async def _call_busy(self, worker: _Worker, job: Job) -> JobResult:
         timeout = job.timeout_s if job.timeout_s > 0 else DEFAULT_TIMEOUT_S
         payload = WIRE_ENCODER.encode(job)
         raw: bytes | None = None
-        failure: str | None = None
+        lost = False
         self._calls.running[job.execution_id] = worker.process.pid
-        worker.execution_id = job.execution_id
         self._calls.update()
         try:
             with trio.CancelScope(deadline=trio.current_time() + timeout) as scope:
@@ -261,12 +280,12 @@ class Pool:
                     scope.cancel()
                 await worker.socket.asend(payload)
                 raw = await worker.socket.arecv()
-        except pynng.NNGException as exc:
-            # With resends off, a closed pipe fails the pending request (ECONNRESET).
-            failure = f"lost contact with the worker process ({exc})"
+        except pynng.NNGException:
+            # With resends off, a closed pipe fails the pending request (ECONNRESET)
+            # instead of sending it again: the worker is gone or going.
+            lost = True
         finally:
             worker.call_scope = None
-            worker.execution_id = None
             del self._calls.running[job.execution_id]
             self._calls.update()
 
@@ -274,8 +293,9 @@ class Pool:
             try:
                 return self._decoder.decode(raw)
             except msgspec.DecodeError as exc:
-                failure = f"the worker process sent an invalid reply ({exc})"
-        if failure is None and not worker.dead:
+                self._retire(worker)
+                return self._failure(job, f"the worker process sent an invalid reply ({exc})")
+        if not lost and not worker.dead:
             self._retire(worker)
             return self._failure(
                 job,
@@ -283,16 +303,17 @@ class Pool:
                 "(context deadline exceeded)",
             )
         if not worker.dead:
-            # The socket failed first; give the process a moment to exit on its own so the
-            # recorded reason is its own, not our SIGKILL.
+            # The socket noticed first; let the process finish dying so the recorded
+            # reason is its own, not our SIGKILL.
             with trio.move_on_after(1.0):
                 await worker.process.wait()
         self._retire(worker)
         await self._reap(worker)
         reason = _exit_reason(worker.process.returncode)
-        if failure is None:
-            failure = "the worker process running this execution died"
-        return self._failure(job, f"{failure} ({reason}); it was not retried")
+        return self._failure(
+            job,
+            f"the worker process running this execution died ({reason}); it was not retried",
+        )
 
     def _failure(self, job: Job, message: str) -> JobResult:
         """An error result made by the pool, enhanced and logged like the worker's own."""
@@ -333,6 +354,11 @@ class Pool:
         self._slots[worker.slot] = worker
         self._nursery.start_soon(self._watch, worker)
         self._slot_ready[worker.slot].set()
+        self._notify_workers_changed()
+
+    def _notify_workers_changed(self) -> None:
+        self._workers_changed.set()
+        self._workers_changed = trio.Event()
 
     async def _spawn(self, slot: int) -> _Worker:
         """Start one worker process and connect to it once it says it is listening."""
@@ -381,7 +407,7 @@ class Pool:
         worker.dead = True
         if worker.call_scope is not None:
             worker.call_scope.cancel()  # the dispatcher retires it and records the failure
-        elif self._slots[worker.slot] is worker:
+        elif not worker.busy and self._slots[worker.slot] is worker:
             log.warning(
                 "idle worker %d (pid %d) exited (%s); starting another",
                 worker.slot,
@@ -396,6 +422,8 @@ class Pool:
             return
         self._slots[worker.slot] = None
         self._slot_ready[worker.slot] = trio.Event()
+        self._restarts += 1
+        self._notify_workers_changed()
         worker.dead = True
         _kill(worker.process)
         worker.socket.close()

@@ -1,0 +1,293 @@
+"""The pool actor with real worker processes, real sockets and a real state file."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import signal
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trio
+
+from lunard.errors import Overloaded
+from lunard.ids import new_id
+from lunard.messages import ExecOutcome, ExecRequest, Job, RecordBatch
+from lunard.pool import Pool
+from lunard.state.db import StateStore
+from tests.worker.test_runtime import make_job
+
+HELLO = 'function handler(ctx, event) return {statusCode = 200, body = "hello"} end'
+FOREVER = "function handler() while true do end end"
+
+
+@dataclass
+class Running:
+    pool: Pool
+    records: trio.MemoryReceiveChannel[RecordBatch]
+
+
+async def start_pool(
+    nursery: trio.Nursery, tmp_path: Path, *, workers: int = 1, queue_size: int = 8
+) -> Running:
+    store = StateStore.open(tmp_path)
+    store.close()
+    sink, records = trio.open_memory_channel[RecordBatch](100)
+    pool = Pool(
+        workers=workers,
+        queue_size=queue_size,
+        runtime_dir=tmp_path / "run",
+        state_path=store.path,
+        worker_address_space_mb=1024,
+        sink=sink,
+    )
+    await nursery.start(pool.run)
+    return Running(pool, records)
+
+
+def job(code: str, **overrides: Any) -> Job:
+    return make_job(code, execution_id=new_id(), **overrides)
+
+
+def submit(
+    pool: Pool, the_job: Job, *, save_response: bool = False
+) -> trio.MemoryReceiveChannel[ExecOutcome]:
+    reply, answers = trio.open_memory_channel[ExecOutcome](1)
+    pool.submit_nowait(
+        ExecRequest(
+            job=the_job,
+            trigger="http",
+            event_json='{"method":"GET"}',
+            save_response=save_response,
+            reply=reply,
+        )
+    )
+    return answers
+
+
+async def execute(pool: Pool, the_job: Job, *, save_response: bool = False) -> ExecOutcome:
+    return await submit(pool, the_job, save_response=save_response).receive()
+
+
+async def assert_hello(running: Running) -> None:
+    outcome = await execute(running.pool, job(HELLO))
+    assert outcome.result.error is None, outcome.result.error
+    assert outcome.result.response is not None
+    assert outcome.result.response.body == b"hello"
+    batch = await running.records.receive()
+    assert batch.execution.status == "success"
+
+
+async def test_hello_round_trip_and_record(nursery: trio.Nursery, tmp_path: Path) -> None:
+    running = await start_pool(nursery, tmp_path)
+    the_job = job(HELLO)
+    outcome = await execute(running.pool, the_job, save_response=True)
+    assert outcome.result.error is None
+    assert outcome.result.execution_id == the_job.execution_id
+    assert outcome.result.response is not None
+    assert outcome.result.response.status_code == 200
+    assert outcome.result.response.body == b"hello"
+    assert outcome.duration_ms >= 0
+
+    batch = await running.records.receive()
+    record = batch.execution
+    assert record.id == the_job.execution_id
+    assert record.function_id == the_job.function_id
+    assert record.function_version_id == the_job.version_id
+    assert record.status == "success"
+    assert record.error_message is None
+    assert record.trigger == "http"
+    assert record.event_json == '{"method":"GET"}'
+    assert record.duration_ms == outcome.duration_ms
+    assert record.created_at == the_job.started_at
+    assert record.response_json is not None
+    assert json.loads(record.response_json) == {
+        "statusCode": 200,
+        "headers": {},
+        "body": "hello",
+        "isBase64Encoded": False,
+    }
+
+
+async def test_ready_means_every_worker_is_up(nursery: trio.Nursery, tmp_path: Path) -> None:
+    running = await start_pool(nursery, tmp_path, workers=2)
+    pids = running.pool.worker_pids()
+    assert len(pids) == 2
+    for pid in pids:
+        os.kill(pid, 0)  # raises if the process does not exist
+    assert running.pool.busy_workers() == 0
+    assert running.pool.queue_depth() == 0
+
+
+async def test_requests_are_never_resent(nursery: trio.Nursery, tmp_path: Path) -> None:
+    # DECISIONS 5: the Req0 socket's resend timer is disabled.
+    running = await start_pool(nursery, tmp_path)
+    worker = running.pool._slots[0]
+    assert worker is not None
+    assert worker.socket.resend_time == -1
+
+
+async def test_error_status_is_recorded_as_error(nursery: trio.Nursery, tmp_path: Path) -> None:
+    running = await start_pool(nursery, tmp_path)
+    outcome = await execute(running.pool, job("function handler() return {statusCode = 500} end"))
+    assert outcome.result.error is None
+    batch = await running.records.receive()
+    assert batch.execution.status == "error"
+    assert batch.execution.error_message is None
+    assert batch.execution.response_json is None  # save_response was off
+
+    await execute(running.pool, job("function handler() return {statusCode = 399} end"))
+    assert (await running.records.receive()).execution.status == "success"
+
+
+async def test_lua_error_is_recorded_with_log(nursery: trio.Nursery, tmp_path: Path) -> None:
+    running = await start_pool(nursery, tmp_path)
+    outcome = await execute(
+        running.pool, job('function handler() error("boom") end'), save_response=True
+    )
+    assert outcome.result.error is not None
+    batch = await running.records.receive()
+    assert batch.execution.status == "error"
+    assert batch.execution.error_message == outcome.result.error
+    assert batch.execution.error_message.startswith("Error at line 1: <string>:1: boom")
+    assert batch.execution.response_json is None
+    assert [entry.level for entry in batch.logs] == ["error"]
+
+
+async def test_saved_response_is_truncated_past_one_mib(
+    nursery: trio.Nursery, tmp_path: Path
+) -> None:
+    running = await start_pool(nursery, tmp_path)
+    code = 'function handler() return {body = string.rep("a", 1048576 + 10)} end'
+    await execute(running.pool, job(code), save_response=True)
+    batch = await running.records.receive()
+    assert batch.execution.response_json is not None
+    saved = json.loads(batch.execution.response_json)
+    assert saved["body"] == "a" * 1048576 + "\n[TRUNCATED - Response exceeded 1MB]"
+
+
+async def test_saved_base64_response_keeps_the_text(nursery: trio.Nursery, tmp_path: Path) -> None:
+    running = await start_pool(nursery, tmp_path)
+    encoded = base64.b64encode(b"\x00\xffbinary").decode()
+    code = f'function handler() return {{isBase64Encoded = true, body = "{encoded}"}} end'
+    outcome = await execute(running.pool, job(code), save_response=True)
+    assert outcome.result.response is not None
+    assert outcome.result.response.body == b"\x00\xffbinary"
+    batch = await running.records.receive()
+    assert batch.execution.response_json is not None
+    saved = json.loads(batch.execution.response_json)
+    assert saved["body"] == encoded
+    assert saved["isBase64Encoded"] is True
+
+
+async def test_infinite_loop_times_out_and_next_call_works(
+    nursery: trio.Nursery, tmp_path: Path
+) -> None:
+    running = await start_pool(nursery, tmp_path)
+    old_pid = running.pool.worker_pids()[0]
+    outcome = await execute(running.pool, job(FOREVER, timeout_s=1.0))
+    assert outcome.result.response is None
+    assert outcome.result.error is not None
+    assert outcome.result.error.startswith(
+        "Error: <string>: execution timed out after 1s (context deadline exceeded)"
+    )
+    batch = await running.records.receive()
+    assert batch.execution.status == "error"
+    assert batch.execution.error_message == outcome.result.error
+    assert batch.logs[-1].level == "error"
+
+    await assert_hello(running)
+    assert running.pool.worker_pids() != [old_pid]
+
+
+async def test_memory_bomb_fails_and_next_call_works(nursery: trio.Nursery, tmp_path: Path) -> None:
+    running = await start_pool(nursery, tmp_path)
+    code = """function handler()
+      local t = {}
+      for i = 1, 1e9 do t[i] = string.rep("x", 100) .. i end
+    end"""
+    outcome = await execute(running.pool, job(code))
+    assert outcome.result.error is not None
+    assert "not enough memory" in outcome.result.error
+    assert (await running.records.receive()).execution.status == "error"
+    await assert_hello(running)
+
+
+async def test_worker_killed_mid_call_fails_that_call_only(
+    nursery: trio.Nursery, tmp_path: Path
+) -> None:
+    running = await start_pool(nursery, tmp_path)
+    doomed = job(FOREVER, timeout_s=60.0)
+    answers = submit(running.pool, doomed)
+    pid = await running.pool.wait_running(doomed.execution_id)
+    assert running.pool.running() == {doomed.execution_id: pid}
+    os.kill(pid, signal.SIGKILL)
+
+    outcome = await answers.receive()
+    assert outcome.result.response is None
+    assert outcome.result.error is not None
+    assert "worker process running this execution died" in outcome.result.error
+    assert "signal 9" in outcome.result.error
+    assert "not retried" in outcome.result.error
+    assert (await running.records.receive()).execution.status == "error"
+
+    await assert_hello(running)
+    assert pid not in running.pool.worker_pids()
+
+
+async def test_idle_worker_death_is_repaired(nursery: trio.Nursery, tmp_path: Path) -> None:
+    running = await start_pool(nursery, tmp_path)
+    pid = running.pool.worker_pids()[0]
+    os.kill(pid, signal.SIGKILL)
+    await running.pool.wait_replaced(pid)
+    assert running.pool.restarts() == 1
+    await assert_hello(running)
+    assert pid not in running.pool.worker_pids()
+
+
+async def test_full_queue_is_overloaded(nursery: trio.Nursery, tmp_path: Path) -> None:
+    running = await start_pool(nursery, tmp_path, workers=1, queue_size=1)
+    busy = job(FOREVER, timeout_s=60.0)
+    submit(running.pool, busy)
+    await running.pool.wait_running(busy.execution_id)
+    assert running.pool.busy_workers() == 1
+
+    submit(running.pool, job(HELLO))  # fills the one queue slot
+    assert running.pool.queue_depth() == 1
+    with pytest.raises(Overloaded) as caught:
+        submit(running.pool, job(HELLO))
+    assert caught.value.status == 503
+    assert caught.value.retry_after >= 1
+
+
+async def test_shutdown_stops_every_worker(tmp_path: Path) -> None:
+    async with trio.open_nursery() as nursery:
+        running = await start_pool(nursery, tmp_path, workers=2)
+        pids = running.pool.worker_pids()
+        busy = job(FOREVER, timeout_s=60.0)
+        answers = submit(running.pool, busy)
+        await running.pool.wait_running(busy.execution_id)
+        nursery.cancel_scope.cancel()
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+    # The request in flight still got its one answer.
+    outcome = answers.receive_nowait()
+    assert outcome.result.error is not None
+    assert "shutting down" in outcome.result.error
+    assert list((tmp_path / "run").iterdir()) == []
+
+
+async def test_two_workers_run_in_parallel(nursery: trio.Nursery, tmp_path: Path) -> None:
+    running = await start_pool(nursery, tmp_path, workers=2)
+    busy = job(FOREVER, timeout_s=60.0)
+    submit(running.pool, busy)
+    busy_pid = await running.pool.wait_running(busy.execution_id)
+    # The other worker still serves while one is stuck.
+    outcome = await execute(running.pool, job(HELLO))
+    assert outcome.result.response is not None
+    assert outcome.result.response.body == b"hello"
+    assert running.pool.running() == {busy.execution_id: busy_pid}
