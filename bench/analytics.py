@@ -17,6 +17,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import duckdb
@@ -120,18 +121,16 @@ def report_bench(rows: int = 1_000_000, runs: int = 20) -> dict[str, dict[str, f
             try:
                 _generate(conn, rows, functions)
                 cur = conn.cursor()
-                results[f"function report, 1 of {functions} fns, 30d"] = _timings(
-                    lambda cur=cur: analytics.function_report(cur, "fn0", "30d", NOW), runs
-                )
-                results[f"function report, 1 of {functions} fns, 24h"] = _timings(
-                    lambda cur=cur: analytics.function_report(cur, "fn0", "24h", NOW), runs
-                )
+                for window in ("30d", "24h"):
+                    results[f"function report, 1 of {functions} fns, {window}"] = _timings(
+                        partial(analytics.function_report, cur, "fn0", window, NOW), runs
+                    )
                 if functions == 20:
                     results["overview, 20 fns, 30d"] = _timings(
-                        lambda cur=cur: analytics.overview(cur, "30d", NOW), runs
+                        partial(analytics.overview, cur, "30d", NOW), runs
                     )
                     results["SQL endpoint runner, p99 by function"] = _timings(
-                        lambda cur=cur: analytics_sql.run_query(cur, P99_SQL), runs
+                        partial(analytics_sql.run_query, cur, P99_SQL), runs
                     )
                 cur.close()
             finally:

@@ -142,7 +142,7 @@ def test_window_is_open_at_its_start_and_closed_at_now(conn: duckdb.DuckDBPyConn
 
 
 def test_throughput_buckets_are_dense_and_aligned(conn: duckdb.DuckDBPyConnection) -> None:
-    rows = [
+    rows: list[dict[str, Any]] = [
         *({"created_at": NOW - 30} for _ in range(3)),  # minute bucket NOW-60
         *({"created_at": NOW - 61, "status": "error"} for _ in range(2)),  # NOW-120
         {"created_at": NOW},  # minute bucket NOW
