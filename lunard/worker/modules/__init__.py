@@ -9,9 +9,8 @@ Cost: the wrapper chunk is generated and compiled to LuaJIT bytecode once per pr
 execution we load that bytecode and run it with one Python callable (`Bridge.call`) through
 which every wrapper reaches its implementation.
 
-Adding a module (`http`, `ai`, `email` come later): write `lunard/worker/modules/<name>.py`
-with a `MODULE = ModuleSpec(...)` and put it in `MODULES` at upstream's position (the
-commented slots below). Nothing else changes.
+Adding a module: write `lunard/worker/modules/<name>.py` with a `MODULE = ModuleSpec(...)`
+and put it in `MODULES` at upstream's position. Nothing else changes.
 """
 
 from __future__ import annotations
@@ -23,9 +22,12 @@ import lupa.luajit21 as lupa
 
 from lunard.worker.host import HostContext
 from lunard.worker.modules import (
+    ai,
     base64,
     crypto,
+    email,
     env,
+    http,
     json,
     kv,
     log,
@@ -50,7 +52,7 @@ MODULES: tuple[ModuleSpec, ...] = (
     log.MODULE,
     kv.MODULE,
     env.MODULE,
-    # http.MODULE: outbound HTTP client (lua-runtime §6.4), a later issue.
+    http.MODULE,
     json.MODULE,
     base64.MODULE,
     crypto.MODULE,
@@ -59,7 +61,8 @@ MODULES: tuple[ModuleSpec, ...] = (
     strings.MODULE,
     random.MODULE,
     router.MODULE,
-    # ai.MODULE, email.MODULE (lua-runtime §6.13, §6.14), a later issue.
+    ai.MODULE,
+    email.MODULE,
 )
 
 CHUNK_NAME = "=lunard-modules"

@@ -11,17 +11,18 @@ from lunard.worker.modules import MODULES
 from lunard.worker.modules.bridge import number_to_string
 from tests.worker.modules.conftest import Execution, World
 
-UPSTREAM_ORDER = ["log", "kv", "env", "json", "base64", "crypto", "time", "url", "strings",
-                  "random", "router"]  # fmt: skip
+UPSTREAM_ORDER = ["log", "kv", "env", "http", "json", "base64", "crypto", "time", "url",
+                  "strings", "random", "router", "ai", "email"]  # fmt: skip
 
 
 def test_modules_registered_in_upstream_order() -> None:
     assert [spec.name for spec in MODULES] == UPSTREAM_ORDER
     counts = {spec.name: len(spec.functions) for spec in MODULES}
     assert counts == {
-        "log": 4, "kv": 10, "env": 3, "json": 2, "base64": 2, "crypto": 8, "time": 4,
-        "url": 3, "strings": 12, "random": 6, "router": 4,
+        "log": 4, "kv": 10, "env": 3, "http": 4, "json": 2, "base64": 2, "crypto": 8,
+        "time": 4, "url": 3, "strings": 12, "random": 6, "router": 4, "ai": 1, "email": 1,
     }  # fmt: skip
+    assert sum(counts.values()) == 64  # lua-runtime §6: 57 functions + 7 [NEWER] kv ones
 
 
 def test_globals_are_tables_users_may_replace(lua: Execution) -> None:
