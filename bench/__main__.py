@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import statistics
 
+from bench.analytics import analytics_bench
 from bench.harness import (
     create_function,
     sequential_latencies,
@@ -73,6 +74,8 @@ def runtime_bench(seconds: int = 10) -> None:
 
 def main() -> None:
     runtime_bench()
+    print()
+    analytics_bench()
 
 
 if __name__ == "__main__":

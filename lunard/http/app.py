@@ -5,10 +5,12 @@ from __future__ import annotations
 from quart_trio import QuartTrio
 
 from lunard.http import (
+    analytics,
     auth_routes,
     docs,
     executions,
     functions,
+    metrics,
     ops,
     runtime,
     tokens,
@@ -27,7 +29,19 @@ def create_app(app_deps: AppDeps) -> QuartTrio:
     app.config["MAX_CONTENT_LENGTH"] = None
     app.config["BODY_TIMEOUT"] = None
     app.url_map.strict_slashes = False
-    for module in (ops, auth_routes, tokens, functions, versions, executions, runtime, docs):
+    blueprints = (
+        ops,
+        metrics,
+        auth_routes,
+        tokens,
+        functions,
+        versions,
+        executions,
+        analytics,
+        runtime,
+        docs,
+    )
+    for module in blueprints:
         app.register_blueprint(module.bp)
     register_error_handlers(app)
     app.asgi_app = EdgeMiddleware(app.asgi_app)  # type: ignore[method-assign,assignment,arg-type]
