@@ -3,10 +3,22 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import trio
+from quart_trio import QuartTrio
+
+from lunard.config import Config
+from lunard.http.app import create_app
+from lunard.http.deps import AppDeps, Readiness
+from lunard.http.device_auth import DeviceAuthStore
+from lunard.messages import DeleteRecords, ScheduleChanged
+from lunard.state import StateStore
 
 CODE = "function handler(ctx, event) return {statusCode = 200} end"
 
@@ -410,3 +422,102 @@ def test_s44_delete_function(api: httpx.Client) -> None:
 def test_delete_unknown_function_is_404(api: httpx.Client) -> None:
     response = api.delete("/api/functions/doesnotexist00000000")
     assert error_of(response, 404) == "Function not found"
+
+
+# --------------------------------------------------------------------------- notifications
+
+
+@pytest.fixture
+def wired_app(tmp_path: Path) -> Iterator[tuple[QuartTrio, Inboxes]]:
+    """The app in-process, with the scheduler's and the sink's inboxes held by the test."""
+    state = StateStore.open(tmp_path)
+    scheduler_send, scheduler_recv = trio.open_memory_channel[ScheduleChanged](1)
+    sink_send, sink_recv = trio.open_memory_channel[Any](10)
+    app_deps = AppDeps(
+        config=Config(data_dir=tmp_path),
+        state=state,
+        api_key="in-process-key",
+        readiness=Readiness(),
+        device_auth=DeviceAuthStore(),
+        sink=sink_send,
+        scheduler=scheduler_send,
+    )
+    yield create_app(app_deps), Inboxes(scheduler_recv, sink_recv)
+    state.close()
+
+
+@dataclass
+class Inboxes:
+    scheduler: trio.MemoryReceiveChannel[ScheduleChanged]
+    sink: trio.MemoryReceiveChannel[Any]
+
+    def drain_scheduler(self) -> list[str]:
+        changed = []
+        while True:
+            try:
+                changed.append(self.scheduler.receive_nowait().function_id)
+            except trio.WouldBlock:
+                return changed
+
+    def drain_sink(self) -> list[Any]:
+        messages = []
+        while True:
+            try:
+                messages.append(self.sink.receive_nowait())
+            except trio.WouldBlock:
+                return messages
+
+
+AUTH = {"Authorization": "Bearer in-process-key"}
+
+
+async def test_writes_notify_scheduler_and_sink(wired_app: tuple[QuartTrio, Inboxes]) -> None:
+    app, inboxes = wired_app
+    client = app.test_client()
+    created = await client.post("/api/functions", json={"name": "n", "code": CODE}, headers=AUTH)
+    function_id = (await created.get_json())["id"]
+    assert inboxes.drain_scheduler() == [function_id]
+
+    path = f"/api/functions/{function_id}"
+    for body, notified in [
+        ({"name": "renamed"}, False),
+        ({"code": "return 2"}, False),
+        ({"cron_schedule": "* * * * *"}, True),
+        ({"cron_status": "active"}, True),
+        ({"disabled": True}, True),
+        ({"cron_status": "bogus"}, False),  # rejected: nothing changed, nothing sent
+    ]:
+        await client.put(path, json=body, headers=AUTH)
+        assert inboxes.drain_scheduler() == ([function_id] if notified else []), body
+
+    version = f"ver_{function_id}_v1"
+    response = await client.delete(f"{path}/versions/{version}", headers=AUTH)
+    assert response.status_code == 204
+    assert inboxes.drain_sink() == [DeleteRecords(version_id=version)]
+
+    assert (await client.delete(path, headers=AUTH)).status_code == 204
+    assert inboxes.drain_scheduler() == [function_id]
+    assert inboxes.drain_sink() == [DeleteRecords(function_id=function_id)]
+
+    assert (await client.delete(path, headers=AUTH)).status_code == 404
+    assert inboxes.drain_sink() == []
+
+
+async def test_full_scheduler_inbox_does_not_fail_requests(
+    wired_app: tuple[QuartTrio, Inboxes], caplog: pytest.LogCaptureFixture
+) -> None:
+    app, inboxes = wired_app
+    client = app.test_client()
+    ids = []
+    for name in ("a", "b", "c"):  # the inbox holds one message
+        response = await client.post(
+            "/api/functions", json={"name": name, "code": CODE}, headers=AUTH
+        )
+        assert response.status_code == 200
+        ids.append((await response.get_json())["id"])
+    update = await client.put(
+        f"/api/functions/{ids[0]}", json={"cron_status": "active"}, headers=AUTH
+    )
+    assert update.status_code == 200
+    assert inboxes.drain_scheduler() == ids[:1]
+    assert f"scheduler inbox full; schedule change of {ids[1]} not sent" in caplog.text
