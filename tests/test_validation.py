@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+from typing import Any
+
 import pytest
 
 from lunard import validation as v
@@ -125,7 +128,7 @@ def test_update_order() -> None:
         cron_status="x",
     )
     order = ["name:", "description:", "code:", "retention_days:", "cron_schedule:", "cron_status:"]
-    fixes = {
+    fixes: dict[str, dict[str, Any]] = {
         "name:": {"name": "ok"},
         "description:": {"description": "ok"},
         "code:": {"code": "return 1"},
@@ -135,7 +138,7 @@ def test_update_order() -> None:
     for prefix in order:
         assert message(v.validate_update, update).startswith(prefix)
         if prefix in fixes:
-            update = FunctionUpdate(**{**update.__dict__, **fixes[prefix]})
+            update = dataclasses.replace(update, **fixes[prefix])
 
 
 def test_update_metadata_and_schedule_flags() -> None:
