@@ -18,8 +18,8 @@ def new_id(now: float | None = None) -> str:
     """
     seconds = int(time.time() if now is None else now) & 0xFFFFFFFF
     raw = seconds.to_bytes(4, "big") + secrets.token_bytes(8)
-    value = int.from_bytes(raw, "big")
-    # 96 bits -> 20 base32 characters (100 bits), the top 4 bits are zero.
+    # 96 bits -> 20 base32 characters (100 bits); like xid, the 4 spare bits pad the end.
+    value = int.from_bytes(raw, "big") << 4
     chars = [_BASE32HEX[(value >> (5 * i)) & 0x1F] for i in range(19, -1, -1)]
     return "".join(chars)
 

@@ -10,6 +10,7 @@ that crashes is logged and the daemon exits non-zero so systemd restarts it.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import signal
 import tempfile
@@ -26,6 +27,9 @@ from lunard.http.app import create_app
 from lunard.http.deps import AppDeps, Readiness
 from lunard.http.device_auth import DeviceAuthStore
 from lunard.http.server import HttpServer
+from lunard.housekeeper import Housekeeper
+from lunard.pool import Pool
+from lunard.scheduler import Scheduler
 from lunard.sdnotify import Notifier, inherited_socket_fd
 from lunard.sink import Sink
 from lunard.state import StateStore
@@ -92,8 +96,6 @@ async def run_daemon(
     task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Run lunard until `shutdown` is set or a signal arrives; reports the bound URL."""
-    import os
-
     environ = os.environ if environ is None else environ
     shutdown = shutdown or trio.Event()
     data_dir = prepare_data_dir(config.data_dir)
@@ -104,19 +106,35 @@ async def run_daemon(
     with ExitStack() as stack:
         state = StateStore.open(data_dir)
         stack.callback(state.close)
-        _runtime_dir(config, environ, stack)
+        runtime_dir = _runtime_dir(config, environ, stack)
         async with trio.open_nursery() as nursery:
             if handle_signals:
                 nursery.start_soon(_watch_signals, shutdown, notifier)
             sink = Sink(path=data_dir / RECORDS_FILE)
             await _start(nursery, readiness, "sink", sink.run)
+            pool = Pool(
+                workers=config.workers,
+                queue_size=config.queue_size,
+                runtime_dir=runtime_dir,
+                state_path=state.path,
+                worker_address_space_mb=config.worker_address_space_mb,
+                sink=sink.inbox,
+            )
+            await _start(nursery, readiness, "pool", pool.run)
+            scheduler = Scheduler(config=config, state=state, pool=pool.inbox)
+            await _start(nursery, readiness, "scheduler", scheduler.run)
+            housekeeper = Housekeeper(state=state, sink=sink.inbox)
+            await _start(nursery, readiness, "housekeeper", housekeeper.run)
             app_deps = AppDeps(
                 config=config,
                 state=state,
                 api_key=api_key,
                 readiness=readiness,
                 device_auth=DeviceAuthStore(),
+                pool=pool.inbox,
                 sink=sink.inbox,
+                scheduler=scheduler.inbox,
+                pool_stats=pool,
             )
             server = HttpServer(
                 app=create_app(app_deps),

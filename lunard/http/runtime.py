@@ -50,10 +50,11 @@ async def _read_body(limit: int) -> bytes:
 
 def _event(function_id: str, body: bytes) -> HttpEvent:
     headers: dict[str, str] = {}
-    for name, value in request.headers.items():
-        key = canonical_header(name)
+    # The raw ASGI headers: Quart's view adds a synthetic Remote-Addr the client never sent.
+    for raw_name, raw_value in request.scope["headers"]:
+        key = canonical_header(raw_name.decode("latin-1"))
         if key != "Host" and key not in headers:
-            headers[key] = value
+            headers[key] = raw_value.decode("latin-1")
     query = {key: request.args.get(key, "") for key in request.args}
     return HttpEvent(
         method=request.method,
