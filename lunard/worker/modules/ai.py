@@ -42,6 +42,8 @@ from lunard.worker.modules.options import field, field_number, field_text, finit
 
 log = logging.getLogger(__name__)
 
+_COMPACT = (",", ":")  # request bodies are compact, like Go's json.Marshal
+
 DEFAULT_MAX_TOKENS = 1024
 ANTHROPIC_VERSION = "2023-06-01"
 
@@ -177,7 +179,9 @@ def _body(provider: Provider, request: ChatRequest) -> bytes:
     if request.temperature > 0:
         body["temperature"] = _number(request.temperature)
     try:
-        return json.dumps(body, ensure_ascii=False, allow_nan=False).encode("utf-8")
+        return json.dumps(body, ensure_ascii=False, allow_nan=False, separators=_COMPACT).encode(
+            "utf-8"
+        )
     except ValueError as exc:
         raise ChatError(f"failed to marshal request: json: unsupported value: {exc}") from None
 

@@ -45,6 +45,8 @@ from lunard.worker.modules.url import URLError, parse_url
 
 log = logging.getLogger(__name__)
 
+_COMPACT = (",", ":")  # request bodies are compact, like Go's json.Marshal
+
 DEFAULT_BASE_URL = "https://api.resend.com/"
 KEY_VAR = "RESEND_API_KEY"
 BASE_URL_VAR = "RESEND_BASE_URL"
@@ -207,7 +209,7 @@ def _send(host: HostContext, email: Email) -> tuple[str, str | None]:
     key = host.env.get(KEY_VAR, "")
     if not key:
         raise SendError(f"{KEY_VAR} not set in function environment")
-    body = json.dumps(email.document, ensure_ascii=False).encode("utf-8")
+    body = json.dumps(email.document, ensure_ascii=False, separators=_COMPACT).encode("utf-8")
     headers = [
         (b"Authorization", f"Bearer {key}".encode()),
         (b"Content-Type", b"application/json"),
