@@ -159,7 +159,22 @@ def list_functions(
         "SELECT * FROM functions ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?",
         (limit, offset),
     ).fetchall()
-    return [function_json(row, active_version(conn, row["id"])) for row in rows], total
+    active = _active_versions(conn, [row["id"] for row in rows])
+    return [function_json(row, active.get(row["id"])) for row in rows], total
+
+
+def _active_versions(
+    conn: sqlite3.Connection, function_ids: Sequence[str]
+) -> dict[str, dict[str, Any]]:
+    """Active versions of several functions in one query, by function id."""
+    if not function_ids:
+        return {}
+    marks = ",".join("?" * len(function_ids))
+    rows = conn.execute(
+        f"SELECT * FROM function_versions WHERE is_active = 1 AND function_id IN ({marks})",
+        tuple(function_ids),
+    )
+    return {row["function_id"]: version_json(row) for row in rows}
 
 
 def get_function(conn: sqlite3.Connection, function_id: str) -> dict[str, Any]:

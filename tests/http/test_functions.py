@@ -521,3 +521,27 @@ async def test_full_scheduler_inbox_does_not_fail_requests(
     assert update.status_code == 200
     assert inboxes.drain_scheduler() == ids[:1]
     assert f"scheduler inbox full; schedule change of {ids[1]} not sent" in caplog.text
+
+
+async def test_function_without_active_version(wired_app: tuple[QuartTrio, Inboxes]) -> None:
+    app, _ = wired_app
+    state: StateStore = app.extensions["lunard"].state
+    state.call_sync(
+        lambda c: c.execute(
+            "INSERT INTO functions (id, name, created_at, updated_at) "
+            "VALUES ('noversions0000000000', 'bare', 1, 1)"
+        )
+    )
+    client = app.test_client()
+    listed = await (await client.get("/api/functions", headers=AUTH)).get_json()
+    assert listed["functions"][0]["active_version"] == {
+        "id": "",
+        "function_id": "",
+        "version": 0,
+        "code": "",
+        "created_at": 0,
+        "is_active": False,
+    }
+    response = await client.get("/api/functions/noversions0000000000", headers=AUTH)
+    assert response.status_code == 500
+    assert await response.get_json() == {"error": "No active version found"}
