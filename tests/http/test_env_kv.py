@@ -1,8 +1,4 @@
-"""Env vars and KV entries (http-api §5.14–5.15, acceptance statements 45–49 and 51–54).
-
-Statements 50 and 55 (a function reading them through `env.get`/`kv.get` on `/fn`) need the
-runtime and are tested with it.
-"""
+"""Env vars and KV entries (http-api §5.14–5.15, acceptance statements 45–55)."""
 
 from __future__ import annotations
 
@@ -16,8 +12,8 @@ CODE = "function handler(ctx, event) return {statusCode = 200} end"
 MISSING = "doesnotexist00000000"
 
 
-def create(api: httpx.Client) -> dict[str, Any]:
-    response = api.post("/api/functions", json={"name": f"fn-{uuid.uuid4().hex[:8]}", "code": CODE})
+def create(api: httpx.Client, code: str = CODE) -> dict[str, Any]:
+    response = api.post("/api/functions", json={"name": f"fn-{uuid.uuid4().hex[:8]}", "code": code})
     assert response.status_code == 200, response.text
     result: dict[str, Any] = response.json()
     return result
@@ -150,6 +146,16 @@ def test_s49_env_unknown_function(api: httpx.Client) -> None:
     assert "env_vars" in error_of(api.put(f"/api/functions/{MISSING}/env", json={}), 400)
 
 
+def test_s50_function_reads_env(api: httpx.Client) -> None:
+    code = "function handler(ctx, event) return {statusCode = 200, body = env.get('GREETING')} end"
+    function_id = create(api, code)["id"]
+    assert put_env(api, function_id, {"GREETING": "hola"}).status_code == 200
+    response = api.post(f"/fn/{function_id}")
+    assert (response.status_code, response.text) == (200, "hola")
+    put_env(api, function_id, {"GREETING": "adios"})
+    assert api.post(f"/fn/{function_id}").text == "adios"
+
+
 @pytest.mark.parametrize(
     "body", [b"nope", b'{"env_vars": ["A"]}', b'{"env_vars": {"A": 1}}', b'{"env_vars": "A=1"}']
 )
@@ -188,6 +194,14 @@ def test_s53_kv_replace_semantics(api: httpx.Client) -> None:
     assert fetch(api, function_id)["scoped_data"] == {"b": "2"}
     assert post_kv(api, function_id, []).status_code == 200
     assert fetch(api, function_id)["scoped_data"] == {}
+
+
+def test_s55_function_reads_kv(api: httpx.Client) -> None:
+    code = "function handler(ctx, event) return {statusCode = 200, body = kv.get('color')} end"
+    function_id = create(api, code)["id"]
+    assert post_kv(api, function_id, pairs(color="blue")).status_code == 200
+    response = api.post(f"/fn/{function_id}")
+    assert (response.status_code, response.text) == (200, "blue")
 
 
 def test_kv_duplicate_keys_last_wins(api: httpx.Client) -> None:

@@ -407,8 +407,8 @@ def test_update_all_fields_together(api: httpx.Client) -> None:
 
 
 def test_s44_delete_function(api: httpx.Client) -> None:
-    # The `POST /fn/{id}` -> 404 part of statement 44 belongs to the runtime tests.
     function_id = create(api)["id"]
+    assert api.post(f"/fn/{function_id}").status_code == 200
     response = api.delete(f"/api/functions/{function_id}")
     assert response.status_code == 204
     assert response.content == b""
@@ -417,6 +417,7 @@ def test_s44_delete_function(api: httpx.Client) -> None:
     assert function_id not in {f["id"] for f in listed}
     versions = api.get(f"/api/functions/{function_id}/versions")
     assert versions.status_code == 404
+    assert api.post(f"/fn/{function_id}").status_code == 404
 
 
 def test_delete_unknown_function_is_404(api: httpx.Client) -> None:

@@ -1,8 +1,4 @@
-"""Versions, activation, deletion and diff (http-api §5.17–5.21, statements 60–64).
-
-The `/fn` half of statement 62 (calls run the activated version's code) needs the runtime
-and is tested with it.
-"""
+"""Versions, activation, deletion and diff (http-api §5.17–5.21, statements 60–64)."""
 
 from __future__ import annotations
 
@@ -103,11 +99,15 @@ def test_s61_get_version_by_number(api: httpx.Client) -> None:
 def test_s62_activate_version(api: httpx.Client) -> None:
     function_id = create(api)
     add_version(api, function_id, V2)
+    assert api.post(f"/fn/{function_id}").text == "two"
     v1_id = f"ver_{function_id}_v1"
     response = api.post(f"/api/functions/{function_id}/versions/{v1_id}/activate")
     assert response.status_code == 200
     assert response.content == b""
     assert active_number(api, function_id) == 1
+    called = api.post(f"/fn/{function_id}")
+    assert called.text == "one"
+    assert called.headers["X-Function-Version-Id"] == v1_id
     listed = versions(api, function_id)["versions"]
     assert [(v["version"], v["is_active"]) for v in listed] == [(2, False), (1, True)]
     # activating the active version again is fine and creates nothing
