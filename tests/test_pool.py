@@ -6,18 +6,31 @@ import base64
 import json
 import os
 import signal
+import sqlite3
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pynng
 import pytest
 import trio
 
 from lunard.errors import Overloaded
 from lunard.ids import new_id
-from lunard.messages import ExecOutcome, ExecRequest, Job, RecordBatch
+from lunard.messages import (
+    WIRE_ENCODER,
+    ExecOutcome,
+    ExecRequest,
+    Job,
+    RecordBatch,
+    job_decoder,
+    result_decoder,
+)
 from lunard.pool import Pool
 from lunard.state.db import StateStore
+from lunard.worker import main as worker_main
 from tests.worker.test_runtime import make_job
 
 HELLO = 'function handler(ctx, event) return {statusCode = 200, body = "hello"} end'
@@ -291,3 +304,49 @@ async def test_two_workers_run_in_parallel(nursery: trio.Nursery, tmp_path: Path
     assert outcome.result.response is not None
     assert outcome.result.response.body == b"hello"
     assert running.pool.running() == {busy.execution_id: busy_pid}
+
+
+# ------------------------------------------------------------------ the worker process itself
+
+
+async def test_worker_answers_an_invalid_job_and_keeps_serving(tmp_path: Path) -> None:
+    store = StateStore.open(tmp_path)
+    store.close()
+    address = f"ipc://{tmp_path}/w.ipc"
+    process = await trio.lowlevel.open_process(
+        [sys.executable, "-m", "lunard.worker", "--address", address, "--state", str(store.path)],
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert process.stdout is not None
+        assert await process.stdout.receive_some(64) == b"ready\n"
+        with pynng.Req0(resend_time=-1) as socket:
+            socket.dial(address, block=True)
+            decoder = result_decoder()
+            await socket.asend(b"\x93not a job")
+            bad = decoder.decode(await socket.arecv())
+            assert bad.error is not None and "invalid job" in bad.error
+            await socket.asend(WIRE_ENCODER.encode(job(HELLO)))
+            good = decoder.decode(await socket.arecv())
+            assert good.response is not None and good.response.body == b"hello"
+    finally:
+        process.kill()
+        await process.wait()
+
+
+def test_memory_error_in_python_is_answered(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def out_of_memory(the_job: Job, state: object) -> None:
+        raise MemoryError
+
+    monkeypatch.setattr(worker_main, "run_job", out_of_memory)
+    the_job = job(HELLO)
+    raw = WIRE_ENCODER.encode(the_job)
+    with pytest.raises(MemoryError):
+        worker_main.handle(raw, job_decoder(), sqlite3.connect(":memory:"))
+    reply = result_decoder().decode(worker_main._memory_error_reply(raw))
+    assert reply.execution_id == the_job.execution_id
+    assert reply.response is None
+    assert reply.error is not None and "ran out of memory" in reply.error
+    assert reply.logs[0].level == "error"

@@ -144,8 +144,12 @@ def test_python_objects_expose_no_private_attributes() -> None:
     ok, _ = probe(len)
     assert ok is False
     frames = lua.eval("function(obj) return pcall(function() return obj.gi_frame end) end")
-    ok, _ = frames(x for x in ())
+    ok, _ = frames(_generator())
     assert ok is False
+
+
+def _generator() -> Iterator[int]:
+    yield 1
 
 
 def test_lua_strings_round_trip_bytes() -> None:
