@@ -9,7 +9,7 @@ through the enhancer, so they read `Error: ...` with no code context and no tip)
   text, which the enhancer classifies as "unknown" (no tip), as upstream does. No line
   number: the worker is killed, so nobody can ask Lua where it was.
 - a worker that died mid-call: `failed to execute handler: the worker process running this
-  execution died (killed by signal 9); it was not retried`.
+  execution died (killed by signal 9, SIGKILL); it was not retried`.
 """
 
 from __future__ import annotations
