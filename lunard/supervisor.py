@@ -23,11 +23,11 @@ import trio
 
 from lunard.config import Config
 from lunard.datadir import prepare_data_dir, resolve_api_key
+from lunard.housekeeper import Housekeeper
 from lunard.http.app import create_app
 from lunard.http.deps import AppDeps, Readiness
 from lunard.http.device_auth import DeviceAuthStore
 from lunard.http.server import HttpServer
-from lunard.housekeeper import Housekeeper
 from lunard.pool import Pool
 from lunard.scheduler import Scheduler
 from lunard.sdnotify import Notifier, inherited_socket_fd

@@ -20,6 +20,7 @@ bp = Blueprint("runtime", __name__)
 
 METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD"]
 EXECUTION_FAILED = "Function execution failed"
+DRAIN_LIMIT = 64 * 1024 * 1024
 HOP_HEADERS = frozenset({"Content-Length", "Transfer-Encoding", "Connection"})
 
 
@@ -34,17 +35,25 @@ def _relative_path(path: str, function_id: str) -> str:
 
 
 async def _read_body(limit: int) -> bytes:
-    """The request body, refusing more than `limit` bytes with 413 (DECISIONS 4)."""
+    """The request body, refusing more than `limit` bytes with 413 (DECISIONS 4).
+
+    An oversized body is still read (and discarded) up to `DRAIN_LIMIT`, because a client
+    that is still sending would never see our early answer; past that we stop reading.
+    """
     declared = request.content_length
-    if declared is not None and declared > limit:
-        raise PayloadTooLarge(f"Request body too large (limit {limit} bytes)")
+    too_large = PayloadTooLarge(f"Request body too large (limit {limit} bytes)")
+    if declared is not None and declared > DRAIN_LIMIT:
+        raise too_large
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.body:
         size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"Request body too large (limit {limit} bytes)")
-        chunks.append(chunk)
+        if size > DRAIN_LIMIT:
+            break
+        if size <= limit:
+            chunks.append(chunk)
+    if size > limit:
+        raise too_large
     return b"".join(chunks)
 
 
