@@ -139,3 +139,9 @@ def sequential_latencies(url: str, count: int) -> list[float]:
             client.get(url).raise_for_status()
             times.append((time.perf_counter() - start) * 1000)
     return times
+
+
+def median_run(runs: list[WrkResult]) -> WrkResult:
+    """The run with the median throughput (its own latencies and error count)."""
+    ordered = sorted(runs, key=lambda r: r.rps)
+    return ordered[len(ordered) // 2]

@@ -12,13 +12,13 @@ from lunard.http import (
     functions,
     metrics,
     ops,
-    runtime,
     tokens,
     versions,
 )
 from lunard.http.deps import AppDeps
 from lunard.http.errors import register_error_handlers
 from lunard.http.middleware import EdgeMiddleware
+from lunard.http.runtime import FunctionRuntime
 
 
 def create_app(app_deps: AppDeps) -> QuartTrio:
@@ -38,11 +38,12 @@ def create_app(app_deps: AppDeps) -> QuartTrio:
         versions,
         executions,
         analytics,
-        runtime,
         docs,
     )
     for module in blueprints:
         app.register_blueprint(module.bp)
     register_error_handlers(app)
-    app.asgi_app = EdgeMiddleware(app.asgi_app)  # type: ignore[method-assign,assignment,arg-type]
+    app.asgi_app = EdgeMiddleware(  # type: ignore[method-assign,assignment]
+        FunctionRuntime(app.asgi_app, app_deps)  # type: ignore[arg-type]
+    )
     return app

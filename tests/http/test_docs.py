@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from lunard.config import Config
+from lunard.http import runtime
 from lunard.http.app import create_app
 from lunard.http.deps import AppDeps, Readiness
 from lunard.http.device_auth import DeviceAuthStore
@@ -91,6 +92,7 @@ def app_rules(tmp_path: Path) -> Iterator[list[tuple[str, set[str], str]]]:
         )
     )
     rules = [(r.rule, set(r.methods or ()), r.endpoint) for r in app.url_map.iter_rules()]
+    rules += [(rule, set(methods), "runtime") for rule, methods in runtime.ROUTES]
     state.close()
     yield rules
 
