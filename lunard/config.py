@@ -74,6 +74,12 @@ class Config:
     shutdown_grace: float = field(
         default=30.0, metadata={"help": "seconds to drain in-flight requests on SIGTERM"}
     )
+    sink_batch_rows: int = field(
+        default=5000, metadata={"help": "records buffered before the sink writes a batch"}
+    )
+    sink_flush_interval: float = field(
+        default=0.2, metadata={"help": "seconds a record may wait in the sink's buffer"}
+    )
     session_ttl: int = field(default=86400, metadata={"help": "dashboard session lifetime, s"})
     timezone: str = field(
         default="", metadata={"help": "time zone for cron schedules; empty = local time"}
@@ -134,6 +140,8 @@ def _validate(cfg: Config) -> None:
         ("http_max_response_bytes", cfg.http_max_response_bytes >= 1, "must be >= 1"),
         ("shutdown_grace", cfg.shutdown_grace >= 0, "must be >= 0"),
         ("session_ttl", cfg.session_ttl >= 60, "must be >= 60 seconds"),
+        ("sink_batch_rows", cfg.sink_batch_rows >= 1, "must be >= 1"),
+        ("sink_flush_interval", cfg.sink_flush_interval > 0, "must be > 0 seconds"),
         (
             "log_level",
             cfg.log_level.upper() in ("DEBUG", "INFO", "WARNING", "WARN", "ERROR"),

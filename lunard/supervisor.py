@@ -110,7 +110,11 @@ async def run_daemon(
         async with trio.open_nursery() as nursery:
             if handle_signals:
                 nursery.start_soon(_watch_signals, shutdown, notifier)
-            sink = Sink(path=data_dir / RECORDS_FILE)
+            sink = Sink(
+                path=data_dir / RECORDS_FILE,
+                batch_rows=config.sink_batch_rows,
+                flush_interval=config.sink_flush_interval,
+            )
             await _start(nursery, readiness, "sink", sink.run)
             pool = Pool(
                 workers=config.workers,

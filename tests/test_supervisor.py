@@ -11,8 +11,10 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
+import pytest
 
 from tests.daemon import TEST_API_KEY, start_daemon
 
@@ -126,3 +128,45 @@ def test_restart_on_the_same_data_dir_keeps_everything(tmp_path: Path) -> None:
             assert got.json()["env_vars"] == {"A": "1"}
     finally:
         assert second.stop() == 0
+
+
+def test_sigterm_with_unflushed_records_loses_nothing(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    # A flush interval far longer than the test: every record is still buffered at SIGTERM.
+    env = {"LUNARD_SINK_FLUSH_INTERVAL": "3600", "LUNARD_SINK_BATCH_ROWS": "100000"}
+    first = start_daemon(data, env=env)
+    with first.client() as api, first.client(auth=False) as anon:
+        code = "function handler(ctx, event) log.info('call ' .. event.query.n) return {} end"
+        fid = api.post("/api/functions", json={"name": "flushed", "code": code}).json()["id"]
+        ids = [anon.get(f"/fn/{fid}?n={n}").headers["X-Execution-Id"] for n in range(25)]
+    assert first.stop() == 0
+
+    second = start_daemon(data)
+    try:
+        with second.client() as api:
+            listed = api.get(f"/api/functions/{fid}/executions?limit=100").json()
+            assert sorted(item["id"] for item in listed["executions"]) == sorted(ids)
+            logs = api.get(f"/api/executions/{ids[7]}/logs").json()["logs"]
+            assert [entry["message"] for entry in logs] == ["call 7"]
+    finally:
+        assert second.stop() == 0
+
+
+async def test_a_crashing_actor_is_logged_and_stops_the_daemon(caplog: Any) -> None:
+    import trio
+
+    from lunard.http.deps import Readiness
+    from lunard.supervisor import ActorCrashed, _start
+
+    async def broken(task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        task_status.started()
+        await trio.sleep(0)
+        raise RuntimeError("boom")
+
+    readiness = Readiness()
+    with pytest.RaisesGroup(pytest.RaisesExc(ActorCrashed, match="actor broken crashed: boom")):
+        async with trio.open_nursery() as nursery:
+            await _start(nursery, readiness, "broken", broken)
+            assert readiness.ready
+            await trio.sleep_forever()
+    assert "actor broken crashed" in caplog.text

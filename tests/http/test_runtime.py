@@ -498,3 +498,18 @@ def test_full_queue_answers_503_with_retry_after(strict: Daemon) -> None:
         assert rejected[0].headers["Retry-After"].isdigit()
         assert "error" in rejected[0].json()
         assert anon.get(f"/fn/{slow}").status_code == 200
+
+
+def test_deleting_a_version_or_function_deletes_its_executions(
+    api: httpx.Client, anon: httpx.Client
+) -> None:
+    fid = make(api, handler("return {body = 'v1'}"))
+    old = anon.get(f"/fn/{fid}").headers["X-Execution-Id"]
+    api.put(f"/api/functions/{fid}", json={"code": handler("return {body = 'v2'}")})
+    new = anon.get(f"/fn/{fid}").headers["X-Execution-Id"]
+    assert api.delete(f"/api/functions/{fid}/versions/ver_{fid}_v1").status_code == 204
+    assert api.get(f"/api/executions/{old}").status_code == 404
+    assert api.get(f"/api/executions/{new}").status_code == 200
+    assert api.delete(f"/api/functions/{fid}").status_code == 204
+    assert api.get(f"/api/executions/{new}").status_code == 404
+    assert api.get(f"/api/executions/{new}/logs").status_code == 404
