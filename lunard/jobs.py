@@ -51,6 +51,17 @@ def stored_event_json(event: HttpEvent) -> str:
     )
 
 
+def enqueue(pool: trio.MemorySendChannel[ExecRequest], request: ExecRequest) -> None:
+    """Queue `request` on the pool, or raise `Overloaded` at once when the queue is full
+    (503 with Retry-After for HTTP callers; a skipped run for the scheduler)."""
+    try:
+        pool.send_nowait(request)
+    except trio.WouldBlock:
+        raise Overloaded("Too many executions queued, retry later") from None
+    except (trio.BrokenResourceError, trio.ClosedResourceError):
+        raise InternalError("Execution pool is not running") from None
+
+
 async def execute(
     pool: trio.MemorySendChannel[ExecRequest],
     job: Job,
@@ -59,19 +70,9 @@ async def execute(
     event_json: str,
     save_response: bool,
 ) -> ExecOutcome:
-    """Queue `job` on the pool and wait for its one answer.
-
-    A full queue raises `Overloaded` at once (503 with Retry-After for HTTP callers; a
-    skipped run for the scheduler); the call is never queued twice.
-    """
+    """Queue `job` on the pool and wait for its one answer; it is never queued twice."""
     send, receive = trio.open_memory_channel[ExecOutcome](1)
-    request = ExecRequest(job, trigger, event_json, save_response, send)
-    try:
-        pool.send_nowait(request)
-    except trio.WouldBlock:
-        raise Overloaded("Too many executions queued, retry later") from None
-    except (trio.BrokenResourceError, trio.ClosedResourceError):
-        raise InternalError("Execution pool is not running") from None
+    enqueue(pool, ExecRequest(job, trigger, event_json, save_response, send))
     async with receive:
         try:
             return await receive.receive()

@@ -30,7 +30,7 @@ import msgspec
 import pynng
 import trio
 
-from lunard.errors import InternalError, Overloaded
+from lunard.errors import InternalError
 from lunard.messages import (
     WIRE_ENCODER,
     ExecOutcome,
@@ -91,8 +91,8 @@ class Pool:
     Owns: the worker processes (`python -m lunard.worker`), one nng Req0 socket per worker
     (ipc under `runtime_dir`, resends disabled: DECISIONS 5), and the bounded job queue.
 
-    Receives: `ExecRequest` on `inbox` (capacity `queue_size`; `submit_nowait` maps a full
-    queue to `Overloaded`).
+    Receives: `ExecRequest` on `inbox` (capacity `queue_size`; `lunard.jobs.enqueue` maps a
+    full queue to `Overloaded`).
 
     Sends: one `RecordBatch` per execution to `sink`, then exactly one `ExecOutcome` on the
     request's `reply` channel (give it room for one message). Timeouts and dead workers are
@@ -137,15 +137,6 @@ class Pool:
         self._decoder = result_decoder()
 
     # ------------------------------------------------------------------ API for other actors
-
-    def submit_nowait(self, request: ExecRequest) -> None:
-        """Queue `request` or raise `Overloaded` (503 + Retry-After) when the queue is full."""
-        try:
-            self.inbox.send_nowait(request)
-        except trio.WouldBlock:
-            raise Overloaded("the execution queue is full; retry shortly", retry_after=1) from None
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            raise Overloaded("the execution pool is not running", retry_after=1) from None
 
     def queue_depth(self) -> int:
         """Requests waiting for a worker."""

@@ -19,6 +19,7 @@ import trio
 
 from lunard.errors import Overloaded
 from lunard.ids import new_id
+from lunard.jobs import enqueue
 from lunard.messages import (
     WIRE_ENCODER,
     ExecOutcome,
@@ -69,14 +70,15 @@ def submit(
     pool: Pool, the_job: Job, *, save_response: bool = False
 ) -> trio.MemoryReceiveChannel[ExecOutcome]:
     reply, answers = trio.open_memory_channel[ExecOutcome](1)
-    pool.submit_nowait(
+    enqueue(
+        pool.inbox,
         ExecRequest(
             job=the_job,
             trigger="http",
             event_json='{"method":"GET"}',
             save_response=save_response,
             reply=reply,
-        )
+        ),
     )
     return answers
 

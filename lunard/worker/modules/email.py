@@ -39,6 +39,7 @@ from lunard.worker.modules.bridge import (
     is_table,
     table_items,
 )
+from lunard.worker.modules.gotime import utc_fields
 from lunard.worker.modules.json import python_to_lua
 from lunard.worker.modules.options import field, field_text
 from lunard.worker.modules.url import URLError, parse_url
@@ -127,20 +128,12 @@ def _tags(value: Any) -> list[dict[str, str]]:
 
 def rfc3339_utc(seconds: int) -> str:
     """Unix seconds as Go's `time.Unix(s, 0).UTC().Format(time.RFC3339)`, any year."""
-    days, rest = divmod(seconds, 86400)
-    # Howard Hinnant's civil_from_days: proleptic Gregorian date of a day count.
-    z = days + 719468
-    era = z // 146097
-    doe = z - era * 146097
-    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
-    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
-    mp = (5 * doy + 2) // 153
-    day = doy - (153 * mp + 2) // 5 + 1
-    month = mp + 3 if mp < 10 else mp - 9
-    year = yoe + era * 400 + (1 if month <= 2 else 0)
-    sign = "-" if year < 0 else ""
-    hour, minute, second = rest // 3600, rest // 60 % 60, rest % 60
-    return f"{sign}{abs(year):04d}-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}:{second:02d}Z"
+    f = utc_fields(seconds)
+    sign = "-" if f.year < 0 else ""
+    return (
+        f"{sign}{abs(f.year):04d}-{f.month:02d}-{f.day:02d}"
+        f"T{f.hour:02d}:{f.minute:02d}:{f.second:02d}Z"
+    )
 
 
 def _scheduled_at(value: Any) -> str:

@@ -164,7 +164,8 @@ def days_from_civil(year: int, month: int, day: int) -> int:
     return era * 146097 + doe - 719468
 
 
-def _utc_fields(timestamp: int) -> Fields:
+def utc_fields(timestamp: int) -> Fields:
+    """`timestamp` (Unix seconds, any year) broken down in UTC."""
     days, rest = divmod(timestamp, 86400)
     z = days + 719468
     era = z // 146097
@@ -187,7 +188,7 @@ def local_fields(timestamp: int) -> Fields:
     try:
         t = time.localtime(timestamp)
     except (OverflowError, OSError, ValueError):
-        return _utc_fields(timestamp)
+        return utc_fields(timestamp)
     return Fields(
         t.tm_year, t.tm_mon, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec, (t.tm_wday + 1) % 7,
         t.tm_yday, t.tm_gmtoff or 0, t.tm_zone or "",
