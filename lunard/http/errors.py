@@ -13,11 +13,18 @@ from lunard.http.responses import json_response
 log = logging.getLogger(__name__)
 
 
-def _lunard_error(exc: LunardError) -> Response:
-    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, Overloaded) else None
+def error_reply(exc: LunardError) -> tuple[int, dict[str, str], dict[str, str]]:
+    """Status, extra headers and JSON body for one of our errors: the one mapping, used by
+    the Quart routes and by the `/fn` layer alike."""
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, Overloaded) else {}
     if exc.status >= 500:
         log.error("%s: %s", type(exc).__name__, exc.message)
-    return json_response({"error": exc.message}, exc.status, headers)
+    return exc.status, headers, {"error": exc.message}
+
+
+def _lunard_error(exc: LunardError) -> Response:
+    status, headers, body = error_reply(exc)
+    return json_response(body, status, headers)
 
 
 def _http_exception(exc: HTTPException) -> Response:

@@ -18,10 +18,10 @@ from lunard.errors import (
     InternalError,
     LunardError,
     NotFound,
-    Overloaded,
     PayloadTooLarge,
 )
 from lunard.http.deps import AppDeps
+from lunard.http.errors import error_reply
 from lunard.http.middleware import ASGIApp, Receive, Scope, Send
 from lunard.jobs import build_job, execute, stored_event_json
 from lunard.messages import HttpEvent, Job, JobResponse
@@ -130,10 +130,9 @@ class FunctionRuntime:
         try:
             status, headers, body = await self.invoke(scope, receive, *route)
         except LunardError as exc:
-            status, body = exc.status, json.dumps({"error": exc.message}).encode()
-            headers = {"Content-Type": "application/json"}
-            if isinstance(exc, Overloaded):
-                headers["Retry-After"] = str(exc.retry_after)
+            status, headers, error = error_reply(exc)
+            headers["Content-Type"] = "application/json"
+            body = json.dumps(error).encode()
         await _respond(send, status, headers, b"" if scope["method"] == "HEAD" else body)
 
     async def invoke(
