@@ -25,6 +25,7 @@ from typing import Any
 
 from lupa import luajit21
 
+from lunard.masking import mask_log_message
 from lunard.messages import Job, JobLog, JobResponse, JobResult
 from lunard.worker import sandbox
 from lunard.worker.enhancer import HANDLER_PREFIX, LOAD_PREFIX, enhance
@@ -208,7 +209,10 @@ def run_job(job: Job, state: sqlite3.Connection) -> JobResult:
     if raw_error is not None:
         raw_error = _clean(raw_error)
         error = enhance(raw_error, job.code)
-        logs.append(JobLog(level="error", message=raw_error, created_at=time.time()))
+        # DECISIONS 12: the error goes into the execution's logs too, masked like any line.
+        logs.append(
+            JobLog(level="error", message=mask_log_message(raw_error), created_at=time.time())
+        )
     return JobResult(
         execution_id=job.execution_id,
         response=response,

@@ -350,3 +350,12 @@ def test_print_goes_to_the_debug_log(state: sqlite3.Connection) -> None:
     result = run(state, 'function handler() print("hello", 42, nil) return {} end')
     assert result.error is None
     assert [(entry.level, entry.message) for entry in result.logs] == [("debug", "hello\t42\tnil")]
+
+
+def test_error_log_entry_is_masked(state: sqlite3.Connection) -> None:
+    code = 'function handler(ctx, event) error("token=abcdefghijklmnop failed") end'
+    result = run_job(make_job(code), state)
+    assert result.error is not None and "abcdefghijklmnop" in result.error
+    [entry] = [e for e in result.logs if e.level == "error"]
+    assert "abcdefghijklmnop" not in entry.message
+    assert "[REDACTED]" in entry.message
