@@ -6,7 +6,7 @@ The app holds one `AppDeps` (no module-level state); handlers get it with `deps(
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import trio
 from quart import current_app
@@ -17,6 +17,14 @@ from lunard.state import StateStore
 
 if TYPE_CHECKING:
     from lunard.http.device_auth import DeviceAuthStore
+
+
+class PoolStats(Protocol):
+    """What `/metrics` reads from the pool."""
+
+    def queue_depth(self) -> int: ...
+
+    def busy_workers(self) -> int: ...
 
 
 @dataclass
@@ -43,7 +51,7 @@ class AppDeps:
     pool: trio.MemorySendChannel[ExecRequest] | None = None
     sink: trio.MemorySendChannel[Any] | None = None
     scheduler: trio.MemorySendChannel[ScheduleChanged] | None = None
-    pool_stats: Any = None
+    pool_stats: PoolStats | None = None
 
 
 def deps() -> AppDeps:
