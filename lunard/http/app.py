@@ -20,13 +20,16 @@ from lunard.http.errors import register_error_handlers
 from lunard.http.middleware import EdgeMiddleware
 from lunard.http.runtime import FunctionRuntime
 
+MAX_API_BODY = 16 * 1024 * 1024
+
 
 def create_app(app_deps: AppDeps) -> QuartTrio:
     """The ASGI app for one daemon; `app_deps` is reachable from handlers via `deps()`."""
     app = QuartTrio("lunard")
     app.extensions["lunard"] = app_deps
-    # Quart's own body cap would answer HTML; /fn enforces its configured cap itself.
-    app.config["MAX_CONTENT_LENGTH"] = None
+    # Management bodies are small (code is at most 1 MiB); a public route such as login must
+    # not buffer an unbounded body. Past the cap: 413 JSON. /fn has its own configured cap.
+    app.config["MAX_CONTENT_LENGTH"] = MAX_API_BODY
     app.config["BODY_TIMEOUT"] = None
     app.url_map.strict_slashes = False
     blueprints = (

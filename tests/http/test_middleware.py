@@ -38,3 +38,9 @@ def test_one_access_log_line_per_request(daemon, anon: httpx.Client) -> None:  #
     anon.get("/healthz?probe=access-log")
     lines = [line for line in daemon.log().splitlines() if "lunard.access" in line]
     assert any("GET /healthz 200" in line for line in lines)
+
+
+def test_oversized_management_body_is_413_json(anon: httpx.Client) -> None:
+    response = anon.post("/api/auth/login", content=b"x" * (16 * 1024 * 1024 + 1))
+    assert response.status_code == 413
+    assert response.json() == {"error": "Request body too large"}
