@@ -28,10 +28,6 @@ class Notifier:
             int(watchdog_usec) / 1_000_000 / 2 if watchdog_usec.isdigit() else None
         )
 
-    @property
-    def enabled(self) -> bool:
-        return bool(self.address)
-
     async def send(self, message: str) -> None:
         """Send one message (e.g. `READY=1`); failures are logged, never raised."""
         if not self.address:
