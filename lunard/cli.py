@@ -1,4 +1,6 @@
-"""The `lunard` command: `lunard serve` runs the daemon; `lunard worker` runs one worker."""
+"""The `lunard` command: `lunard serve` runs the daemon, `lunard analytics` queries its records.
+
+(Worker processes are started by the daemon itself as `python -m lunard.worker`.)"""
 
 from __future__ import annotations
 

@@ -121,8 +121,9 @@ def _convert(name: str, kind: Any, value: Any) -> Any:
             return Path(str(value)) if str(value) else None
         return str(value)
     except ValueError:
+        expected = {"int": "an integer", "float": "a number"}.get(str(kind), str(kind))
         raise ConfigError(
-            f"invalid value for {name} ({env_name(name)}): {value!r} is not a {kind}"
+            f"invalid value for {name} ({env_name(name)}): {value!r} is not {expected}"
         ) from None
 
 
