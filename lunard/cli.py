@@ -63,7 +63,7 @@ def serve(args: argparse.Namespace) -> int:
     configure_logging(config.log_level)
     try:
         trio.run(run_daemon, config)
-    except DataDirError as exc:
+    except (ConfigError, DataDirError) as exc:
         log.error("cannot start: %s", exc)
         return 1
     except (ActorCrashed, BaseExceptionGroup) as exc:

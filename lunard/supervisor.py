@@ -9,6 +9,7 @@ that crashes is logged and the daemon exits non-zero so systemd restarts it.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import shutil
@@ -28,6 +29,7 @@ from lunard.http.app import create_app
 from lunard.http.deps import AppDeps, Readiness
 from lunard.http.device_auth import DeviceAuthStore
 from lunard.http.server import HttpServer
+from lunard.listener import open_listener
 from lunard.pool import Pool
 from lunard.scheduler import Scheduler
 from lunard.sdnotify import Notifier, inherited_socket_fd
@@ -107,6 +109,10 @@ async def run_daemon(
         state = StateStore.open(data_dir)
         stack.callback(state.close)
         runtime_dir = _runtime_dir(config, environ, stack)
+        listen_fd = inherited_socket_fd(environ)
+        if listen_fd is None:
+            listen_fd, port = open_listener(config.host, config.port, stack)
+            config = dataclasses.replace(config, port=port)
         async with trio.open_nursery() as nursery:
             if handle_signals:
                 nursery.start_soon(_watch_signals, shutdown, notifier)
@@ -144,7 +150,7 @@ async def run_daemon(
                 app=create_app(app_deps),
                 config=config,
                 shutdown=shutdown,
-                fd=inherited_socket_fd(environ),
+                fd=listen_fd,
             )
             http_done = trio.Event()
 

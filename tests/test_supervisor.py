@@ -170,3 +170,36 @@ async def test_a_crashing_actor_is_logged_and_stops_the_daemon(caplog: Any) -> N
             assert readiness.ready
             await trio.sleep_forever()
     assert "actor broken crashed" in caplog.text
+
+
+def test_a_busy_port_stops_start_up_with_a_clear_message(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("LUNARD_")}
+        env.update({"DATA_DIR": str(tmp_path / "data"), "API_KEY": TEST_API_KEY})
+        result = subprocess.run(
+            [sys.executable, "-m", "lunard", "serve", "--port", str(port)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert "lunard ready" not in result.stderr
+
+
+def test_port_zero_resolves_to_the_bound_port_everywhere(tmp_path: Path) -> None:
+    daemon = start_daemon(tmp_path / "data")
+    try:
+        port = daemon.url.rsplit(":", 1)[1]
+        with daemon.client() as api, daemon.client(auth=False) as anon:
+            code = "function handler(ctx, event) return {body = ctx.baseUrl} end"
+            fid = api.post("/api/functions", json={"name": "url", "code": code}).json()["id"]
+            assert anon.get(f"/fn/{fid}").text == f"http://localhost:{port}"
+            approval = anon.post("/api/auth/device-request").json()["approval_url"]
+            assert approval.startswith(f"http://localhost:{port}/#!/device-approve/")
+    finally:
+        assert daemon.stop() == 0

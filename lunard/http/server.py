@@ -24,7 +24,7 @@ class HttpServer:
     """
 
     def __init__(
-        self, *, app: QuartTrio, config: Config, shutdown: trio.Event, fd: int | None = None
+        self, *, app: QuartTrio, config: Config, shutdown: trio.Event, fd: int
     ) -> None:
         self.app = app
         self.config = config
@@ -33,11 +33,7 @@ class HttpServer:
 
     def _hypercorn_config(self) -> HyperConfig:
         hc = HyperConfig()
-        if self.fd is not None:
-            hc.bind = [f"fd://{self.fd}"]
-        else:
-            host = f"[{self.config.host}]" if ":" in self.config.host else self.config.host
-            hc.bind = [f"{host}:{self.config.port}"]
+        hc.bind = [f"fd://{self.fd}"]  # bound by the supervisor, or inherited from systemd
         hc.graceful_timeout = self.config.shutdown_grace
         hc.accesslog = None  # our middleware writes one line per request
         hc.errorlog = logging.getLogger("hypercorn.error")
