@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from quart import Response, request
@@ -61,12 +62,18 @@ def optional_field(data: dict[str, Any], name: str, kind: type | tuple[type, ...
     return value
 
 
+_GO_INT = re.compile(r"[+-]?[0-9]+")
+_INT64 = 2**63
+
+
 def _int_arg(name: str, default: int) -> int:
+    """An integer query parameter as Go's strconv.Atoi reads it (ASCII digits, fits in
+    int64); anything else is `default`."""
     raw = request.args.get(name, "")
-    try:
-        return int(raw)
-    except ValueError:
+    if not _GO_INT.fullmatch(raw):
         return default
+    value = int(raw)
+    return value if -_INT64 <= value < _INT64 else default
 
 
 def page_params() -> tuple[int, int]:

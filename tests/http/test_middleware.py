@@ -44,3 +44,16 @@ def test_oversized_management_body_is_413_json(anon: httpx.Client) -> None:
     response = anon.post("/api/auth/login", content=b"x" * (16 * 1024 * 1024 + 1))
     assert response.status_code == 413
     assert response.json() == {"error": "Request body too large"}
+
+
+def test_pagination_reads_integers_like_go(api: httpx.Client) -> None:
+    for query, expected in (
+        ("limit=99999999999999999999&offset=99999999999999999999", (20, 0)),
+        ("limit=1_0&offset=٣", (20, 0)),
+        ("limit=%2B5&offset=%2B2", (5, 2)),
+        ("limit=7&offset=9223372036854775807", (7, 9223372036854775807)),
+    ):
+        response = api.get(f"/api/functions?{query}")
+        assert response.status_code == 200, query
+        page = response.json()["pagination"]
+        assert (page["limit"], page["offset"]) == expected, query
