@@ -339,7 +339,7 @@ async def test_worker_answers_an_invalid_job_and_keeps_serving(tmp_path: Path) -
 def test_memory_error_in_python_is_answered(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def out_of_memory(the_job: Job, state: object) -> None:
+    def out_of_memory(the_job: Job, state: object, outbound: object) -> None:
         raise MemoryError
 
     monkeypatch.setattr(worker_main, "run_job", out_of_memory)

@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, field
 
 from lunard.messages import AIRequestRow, EmailRequestRow, JobLimits, JobLog
+from lunard.worker.http_client import OutboundClient
 
 
 @dataclass
@@ -40,6 +41,8 @@ class HostContext:
     logs_dropped: int = 0
     ai_requests: list[AIRequestRow] = field(default_factory=list)
     email_requests: list[EmailRequestRow] = field(default_factory=list)
+    # The worker's HTTP client; a fresh one (made on first use) when none is handed in.
+    outbound: OutboundClient = field(default_factory=OutboundClient)
 
     def remaining(self) -> float:
         """Seconds left before the deadline (never negative)."""

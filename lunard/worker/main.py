@@ -30,6 +30,7 @@ import pynng
 
 from lunard.messages import WIRE_ENCODER, Job, JobLog, JobResult, job_decoder
 from lunard.state.db import connect
+from lunard.worker.http_client import OutboundClient
 from lunard.worker.runtime import run_job
 
 log = logging.getLogger("lunard.worker")
@@ -68,14 +69,19 @@ def _error_result(execution_id: str, message: str) -> bytes:
     return WIRE_ENCODER.encode(result)
 
 
-def handle(raw: bytes, decoder: msgspec.msgpack.Decoder[Job], state: sqlite3.Connection) -> bytes:
+def handle(
+    raw: bytes,
+    decoder: msgspec.msgpack.Decoder[Job],
+    state: sqlite3.Connection,
+    outbound: OutboundClient | None = None,
+) -> bytes:
     """One request → one encoded reply. Raises only MemoryError (the caller decides)."""
     try:
         job = decoder.decode(raw)
     except msgspec.DecodeError as exc:
         return _error_result("", f"the worker received an invalid job: {exc}")
     try:
-        return WIRE_ENCODER.encode(run_job(job, state))
+        return WIRE_ENCODER.encode(run_job(job, state, outbound))
     except MemoryError:
         raise
     except Exception as exc:
@@ -84,7 +90,7 @@ def handle(raw: bytes, decoder: msgspec.msgpack.Decoder[Job], state: sqlite3.Con
         return _error_result(job.execution_id, f"internal error in the worker: {exc!r}")
 
 
-def serve(address: str, state: sqlite3.Connection) -> None:
+def serve(address: str, state: sqlite3.Connection, outbound: OutboundClient) -> None:
     """Answer jobs on `address` until the parent process goes away."""
     decoder = job_decoder()
     parent = os.getppid()
@@ -99,7 +105,7 @@ def serve(address: str, state: sqlite3.Connection) -> None:
                     return
                 continue
             try:
-                reply = handle(raw, decoder, state)
+                reply = handle(raw, decoder, state, outbound)
             except MemoryError:
                 reply = _memory_error_reply(raw)
             socket.send(reply)
@@ -140,10 +146,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="lunard.worker[%(process)d] %(message)s")
     _limit_address_space(args.address_space_mb)
     state = connect(args.state)
+    outbound = OutboundClient()
     try:
-        serve(args.address, state)
+        serve(args.address, state, outbound)
     except MemoryError:
         return 3
     finally:
+        outbound.close()
         state.close()
     return 0

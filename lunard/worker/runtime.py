@@ -30,6 +30,7 @@ from lunard.messages import Job, JobLog, JobResponse, JobResult
 from lunard.worker import sandbox
 from lunard.worker.enhancer import HANDLER_PREFIX, LOAD_PREFIX, enhance
 from lunard.worker.host import HostContext
+from lunard.worker.http_client import OutboundClient
 from lunard.worker.modules import install_modules
 from lunard.worker.modules.bridge import number_to_string
 
@@ -173,11 +174,14 @@ def _run_lua(job: Job, host: HostContext) -> JobResponse:
     raise _ExecutionError(NOT_A_TABLE)
 
 
-def run_job(job: Job, state: sqlite3.Connection) -> JobResult:
+def run_job(
+    job: Job, state: sqlite3.Connection, outbound: OutboundClient | None = None
+) -> JobResult:
     """Run `job` in a fresh Lua state and answer its result (never raises for Lua failures).
 
-    `state` is the worker's connection to the state file (KV, env). Python's own
-    MemoryError is left to the caller: the worker process decides whether it can answer.
+    `state` is the worker's connection to the state file (KV, env) and `outbound` its HTTP
+    client (a throwaway one when None). Python's own MemoryError is left to the caller: the
+    worker process decides whether it can answer.
     """
     timeout = job.timeout_s if job.timeout_s > 0 else DEFAULT_TIMEOUT_S
     host = HostContext(
@@ -190,6 +194,7 @@ def run_job(job: Job, state: sqlite3.Connection) -> JobResult:
         state=state,
         deadline=time.monotonic() + timeout,
         limits=job.limits,
+        outbound=outbound or OutboundClient(),
     )
     response: JobResponse | None = None
     raw_error: str | None = None

@@ -1,4 +1,5 @@
-"""The one outbound HTTP client of a worker process, shared by `http`, `ai` and `email`.
+"""Outbound HTTP for `http`, `ai` and `email`, through the worker's one client
+(`host.outbound`, see `lunard.worker.http_client`).
 
 Limits (DECISIONS 4):
 - timeout: every hop gets `min(default, host.remaining())` for connect, write, pool and each
@@ -17,9 +18,6 @@ process environment (`trust_env=False`: no proxy variables, no ~/.netrc credenti
 
 from __future__ import annotations
 
-import functools
-import http.cookiejar
-import os
 from dataclasses import dataclass
 
 import httpx
@@ -79,29 +77,6 @@ def canonical_header(name: bytes) -> bytes:
     return bytes(out)
 
 
-def _new_client() -> httpx.Client:
-    jar = http.cookiejar.CookieJar(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
-    client = httpx.Client(
-        cookies=jar,
-        follow_redirects=False,
-        trust_env=False,
-        headers={"User-Agent": "lunard", "Accept-Encoding": "gzip"},
-    )
-    # httpx adds `Accept: */*` by default; Go sends no Accept header.
-    del client.headers["Accept"]
-    return client
-
-
-@functools.cache
-def _client_for(pid: int) -> httpx.Client:
-    return _new_client()
-
-
-def client() -> httpx.Client:
-    """This process's client, created on first use (keyed by pid: never shared by a fork)."""
-    return _client_for(os.getpid())
-
-
 def _hop_timeout(host: HostContext, default: float, verb: str, url: str) -> float:
     remaining = host.remaining()
     if remaining <= 0:
@@ -132,7 +107,7 @@ def fetch(
     `Content-Length` are dropped from the headers, as Go's transport does.
     """
     verb = _GO_VERBS.get(method, method)
-    session = client()
+    session = host.outbound.get()
     try:
         request = session.build_request(method, url, headers=headers, content=body)
     except (httpx.InvalidURL, ValueError, TypeError) as exc:

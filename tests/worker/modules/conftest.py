@@ -19,6 +19,7 @@ import pytest
 from lunard.messages import JobLimits
 from lunard.state.db import StateStore, connect
 from lunard.worker.host import HostContext
+from lunard.worker.http_client import OutboundClient
 from lunard.worker.modules import install_modules
 
 DEFAULT_LIMITS = JobLimits(
@@ -93,6 +94,8 @@ class World:
         self.runtime = runtime
         self.store = StateStore.open(data_dir)
         self.conn = connect(self.store.path)
+        # One client for every execution of the test, as a worker process has.
+        self.outbound = OutboundClient()
 
     def execution(
         self,
@@ -113,6 +116,7 @@ class World:
             state=self.conn,
             deadline=time.monotonic() + timeout,
             limits=limits,
+            outbound=self.outbound,
         )
         return Execution(host, self.runtime)
 
@@ -122,6 +126,7 @@ class World:
         ]
 
     def close(self) -> None:
+        self.outbound.close()
         self.conn.close()
         self.store.close()
 
