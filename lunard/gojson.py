@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -46,10 +47,15 @@ def _escape_table() -> dict[int, str]:
 _ESCAPES = _escape_table()
 
 
+_NEEDS_ESCAPE = re.compile(r'[\x00-\x1f"\\<>&\u2028\u2029\udc80-\udcff]')
+
+
 def quote(text: str | bytes) -> str:
     """A JSON string literal with Go's escaping (bytes are read as UTF-8, bad bytes → U+FFFD)."""
     if isinstance(text, bytes):
         text = text.decode("utf-8", "surrogateescape")
+    if _NEEDS_ESCAPE.search(text) is None:  # the common case: nothing to escape
+        return '"' + text + '"'
     return '"' + text.translate(_ESCAPES) + '"'
 
 
@@ -79,8 +85,13 @@ def exponent_notation(digits: str, exp10: int, min_exp_digits: int) -> str:
     return f"{mantissa}e{sign}{abs(exp10):0{min_exp_digits}d}"
 
 
+_EXACT_INT = 2**53
+
+
 def format_number(value: float | int) -> str:
     """A float64 as Go's JSON encoder prints it; raise UnsupportedValue for NaN and ±Inf."""
+    if type(value) is int and -_EXACT_INT < value < _EXACT_INT:
+        return str(value)  # exactly representable: the shortest digits are the integer's
     number = float(value)
     if math.isnan(number):
         raise UnsupportedValue("json: unsupported value: NaN")

@@ -23,6 +23,8 @@ SPARSE_LIMIT = 1 << 20
 upstream would allocate an array that long (`{[1e9] = 1}`) and crash the server."""
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
+# Values lupa hands over that need no conversion (the recursion's fast path).
+_SCALARS = frozenset({type(None), bool, int, float, bytes, str})
 
 
 def lua_to_python(value: Any, depth: int = 0) -> Any:
@@ -50,9 +52,12 @@ def lua_to_python(value: Any, depth: int = 0) -> Any:
                 f"json: unsupported value: sparse array (largest index {largest})"
             )
         by_index = {k: v for k, v in items if isinstance(k, int)}
-        return [lua_to_python(by_index.get(i), depth + 1) for i in range(1, largest + 1)]
+        values = (by_index.get(i) for i in range(1, largest + 1))
+        return [v if type(v) in _SCALARS else lua_to_python(v, depth + 1) for v in values]
     return {
-        as_bytes(k): lua_to_python(v, depth + 1) for k, v in items if isinstance(k, (bytes, str))
+        as_bytes(k): v if type(v) in _SCALARS else lua_to_python(v, depth + 1)
+        for k, v in items
+        if isinstance(k, (bytes, str))
     }
 
 
