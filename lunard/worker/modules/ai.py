@@ -18,13 +18,10 @@ masked; null when no body came back.
 from __future__ import annotations
 
 import json
-import logging
-import time
 from dataclasses import dataclass
 from typing import Any
 
 from lunard import gojson
-from lunard.ids import new_id
 from lunard.masking import mask_json_text
 from lunard.messages import AIRequestRow
 from lunard.worker.host import HostContext
@@ -39,8 +36,7 @@ from lunard.worker.modules.bridge import (
 )
 from lunard.worker.modules.json import python_to_lua
 from lunard.worker.modules.options import field, field_number, field_text, finite
-
-log = logging.getLogger(__name__)
+from lunard.worker.modules.tracking import CallClock, outcome_fields, record
 
 _COMPACT = (",", ":")  # request bodies are compact, like Go's json.Marshal
 
@@ -278,31 +274,25 @@ def _track(
     request: ChatRequest,
     outcome: ChatOutcome,
     error: str | None,
-    started: float,
-    created_at: int,
+    clock: CallClock,
 ) -> None:
-    """Append the call's AIRequestRow; a tracking failure is logged, never raised."""
-    try:
-        host.ai_requests.append(
+    """Append the call's AIRequestRow (a tracking failure is logged, never raised)."""
+    failed = error is not None
+    record(
+        host,
+        "ai.chat",
+        lambda: host.ai_requests.append(
             AIRequestRow(
-                id=new_id(),
                 provider=request.provider,
                 model=request.model,
                 endpoint=outcome.endpoint,
                 request_json=mask_json_text(request.tracked_json()),
-                response_json=None
-                if outcome.response_text is None
-                else mask_json_text(outcome.response_text),
-                status="error" if error is not None else "success",
-                error_message=error,
-                input_tokens=None if error is not None else outcome.input_tokens,
-                output_tokens=None if error is not None else outcome.output_tokens,
-                duration_ms=int((time.monotonic() - started) * 1000),
-                created_at=created_at,
+                input_tokens=None if failed else outcome.input_tokens,
+                output_tokens=None if failed else outcome.output_tokens,
+                **outcome_fields(clock, error, outcome.response_text),
             )
-        )
-    except Exception:
-        log.exception("tracking ai.chat failed (execution %s)", host.execution_id)
+        ),
+    )
 
 
 def chat(bridge: Bridge, options: Any) -> Any:
@@ -310,14 +300,14 @@ def chat(bridge: Bridge, options: Any) -> Any:
     request = _validate(options)
     if isinstance(request, str):
         return bridge.fail(request)
-    started, created_at = time.monotonic(), int(time.time())
+    clock = CallClock()
     outcome = ChatOutcome()
     error: str | None = None
     try:
         _call(bridge.host, request, outcome)
     except ChatError as exc:
         error = str(exc)
-    _track(bridge.host, request, outcome, error, started, created_at)
+    _track(bridge.host, request, outcome, error, clock)
     if error is not None:
         return bridge.fail(error)
     return bridge.table(

@@ -18,14 +18,11 @@ masked; `response_json` the body Resend answered, masked.
 from __future__ import annotations
 
 import json
-import logging
-import time
 import urllib.parse
 from dataclasses import dataclass
 from typing import Any
 
 from lunard import gojson
-from lunard.ids import new_id
 from lunard.masking import mask_json_text
 from lunard.messages import EmailRequestRow
 from lunard.worker.host import HostContext
@@ -42,9 +39,8 @@ from lunard.worker.modules.bridge import (
 from lunard.worker.modules.gotime import utc_fields
 from lunard.worker.modules.json import python_to_lua
 from lunard.worker.modules.options import field, field_text
+from lunard.worker.modules.tracking import CallClock, outcome_fields, record
 from lunard.worker.modules.url import URLError, parse_url
-
-log = logging.getLogger(__name__)
 
 _COMPACT = (",", ":")  # request bodies are compact, like Go's json.Marshal
 
@@ -231,30 +227,25 @@ def _track(
     email_id: str | None,
     response_text: str | None,
     error: str | None,
-    started: float,
-    created_at: int,
+    clock: CallClock,
 ) -> None:
-    """Append the call's EmailRequestRow; a tracking failure is logged, never raised."""
-    try:
-        host.email_requests.append(
+    """Append the call's EmailRequestRow (a tracking failure is logged, never raised)."""
+    record(
+        host,
+        "email.send",
+        lambda: host.email_requests.append(
             EmailRequestRow(
-                id=new_id(),
                 from_address=email.from_address,
                 to_addresses=list(email.to),
                 subject=email.subject,
                 has_text=bool(email.text),
                 has_html=bool(email.html),
                 request_json=mask_json_text(gojson.dumps(email.document)),
-                response_json=None if response_text is None else mask_json_text(response_text),
-                status="error" if error is not None else "success",
-                error_message=error,
                 email_id=email_id,
-                duration_ms=int((time.monotonic() - started) * 1000),
-                created_at=created_at,
+                **outcome_fields(clock, error, response_text),
             )
-        )
-    except Exception:
-        log.exception("tracking email.send failed (execution %s)", host.execution_id)
+        ),
+    )
 
 
 def send(bridge: Bridge, options: Any) -> Any:
@@ -262,7 +253,7 @@ def send(bridge: Bridge, options: Any) -> Any:
     email = _validate(options)
     if isinstance(email, str):
         return bridge.fail(email)
-    started, created_at = time.monotonic(), int(time.time())
+    clock = CallClock()
     email_id: str | None = None
     response_text: str | None = None
     error: str | None = None
@@ -276,8 +267,7 @@ def send(bridge: Bridge, options: Any) -> Any:
         email_id=email_id or None,
         response_text=response_text,
         error=error,
-        started=started,
-        created_at=created_at,
+        clock=clock,
     )
     if error is not None:
         return bridge.fail(error)
