@@ -2,28 +2,14 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import httpx
 import pytest
 
-CODE = "function handler(ctx, event) return {statusCode = 200} end"
+from tests.http.helpers import create, fetch
+
 MISSING = "doesnotexist00000000"
-
-
-def create(api: httpx.Client, code: str = CODE) -> dict[str, Any]:
-    response = api.post("/api/functions", json={"name": f"fn-{uuid.uuid4().hex[:8]}", "code": code})
-    assert response.status_code == 200, response.text
-    result: dict[str, Any] = response.json()
-    return result
-
-
-def fetch(api: httpx.Client, function_id: str) -> dict[str, Any]:
-    response = api.get(f"/api/functions/{function_id}")
-    assert response.status_code == 200, response.text
-    result: dict[str, Any] = response.json()
-    return result
 
 
 def put_env(api: httpx.Client, function_id: str, env: Any) -> httpx.Response:

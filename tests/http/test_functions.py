@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,23 +18,7 @@ from lunard.http.deps import AppDeps, Readiness
 from lunard.http.device_auth import DeviceAuthStore
 from lunard.messages import DeleteRecords, ScheduleChanged
 from lunard.state import StateStore
-
-CODE = "function handler(ctx, event) return {statusCode = 200} end"
-
-
-def create(api: httpx.Client, **fields: Any) -> dict[str, Any]:
-    body = {"name": f"fn-{uuid.uuid4().hex[:8]}", "code": CODE, **fields}
-    response = api.post("/api/functions", json=body)
-    assert response.status_code == 200, response.text
-    result: dict[str, Any] = response.json()
-    return result
-
-
-def fetch(api: httpx.Client, function_id: str) -> dict[str, Any]:
-    response = api.get(f"/api/functions/{function_id}")
-    assert response.status_code == 200, response.text
-    result: dict[str, Any] = response.json()
-    return result
+from tests.http.helpers import CODE, create, fetch
 
 
 def error_of(response: httpx.Response, status: int) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sqlite3
 import time
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,14 +13,13 @@ import pytest
 from lunard.errors import BadRequest
 from lunard.http.functions import next_run_body
 from tests.daemon import Daemon
+from tests.http import helpers
 
 CODE = "function handler(ctx, event) return {statusCode = 200} end"
 
 
 def create(api: httpx.Client) -> str:
-    response = api.post("/api/functions", json={"name": f"fn-{uuid.uuid4().hex[:8]}", "code": CODE})
-    assert response.status_code == 200, response.text
-    function_id: str = response.json()["id"]
+    function_id: str = helpers.create(api, CODE)["id"]
     return function_id
 
 

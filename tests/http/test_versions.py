@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import httpx
 import pytest
+
+from tests.http import helpers
 
 V1 = "function handler(ctx, event)\n  return {statusCode = 200, body = 'one'}\nend\n"
 V2 = "function handler(ctx, event)\n  return {statusCode = 200, body = 'two'}\nend\n"
@@ -14,9 +15,7 @@ MISSING = "doesnotexist00000000"
 
 
 def create(api: httpx.Client, code: str = V1) -> str:
-    response = api.post("/api/functions", json={"name": f"fn-{uuid.uuid4().hex[:8]}", "code": code})
-    assert response.status_code == 200, response.text
-    function_id: str = response.json()["id"]
+    function_id: str = helpers.create(api, code)["id"]
     return function_id
 
 

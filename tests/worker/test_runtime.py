@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import base64
 import sqlite3
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from lunard.messages import HttpEvent, Job, JobLimits, JobResult
-from lunard.state.db import StateStore, connect
 from lunard.worker.runtime import run_job
 
 LIMITS = JobLimits(
@@ -47,15 +44,6 @@ def make_job(code: str, **overrides: Any) -> Job:
     }
     fields.update(overrides)
     return Job(**fields)
-
-
-@pytest.fixture
-def state(tmp_path: Path) -> Iterator[sqlite3.Connection]:
-    store = StateStore.open(tmp_path)
-    conn = connect(store.path)
-    yield conn
-    conn.close()
-    store.close()
 
 
 def run(state: sqlite3.Connection, code: str, **overrides: Any) -> JobResult:

@@ -8,23 +8,12 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from lunard.state.db import StateStore, connect
 from lunard.worker import sandbox
 from lunard.worker.runtime import run_job
 from tests.worker.test_runtime import make_job
-
-
-@pytest.fixture
-def state(tmp_path: Path) -> Iterator[sqlite3.Connection]:
-    store = StateStore.open(tmp_path)
-    conn = connect(store.path)
-    yield conn
-    conn.close()
-    store.close()
 
 
 def evaluate(state: sqlite3.Connection, expression: str) -> str:
