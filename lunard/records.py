@@ -211,118 +211,95 @@ def execution_exists(conn: duckdb.DuckDBPyConnection, execution_id: str) -> bool
     return row is not None
 
 
+# One column of a per-execution list: (API field, SQL expression, omitted when NULL).
+Column = tuple[str, str, bool]
+
+_CREATED_AT: Column = ("created_at", "epoch_ms(created_at) // 1000", False)
+_LOG_COLUMNS: list[Column] = [
+    ("level", "level::VARCHAR", False),
+    ("message", "message", False),
+    _CREATED_AT,
+]
+_AI_COLUMNS: list[Column] = [
+    ("id", "id", False),
+    ("execution_id", "execution_id", False),
+    ("provider", "provider", False),
+    ("model", "model", False),
+    ("endpoint", "endpoint", False),
+    ("request_json", "request_json", False),
+    ("response_json", "response_json", True),
+    ("status", "status", False),
+    ("error_message", "error_message", True),
+    ("input_tokens", "input_tokens", True),
+    ("output_tokens", "output_tokens", True),
+    ("duration_ms", "duration_ms", False),
+    _CREATED_AT,
+]
+_EMAIL_COLUMNS: list[Column] = [
+    ("id", "id", False),
+    ("execution_id", "execution_id", False),
+    ("from", "from_address", False),
+    ("to", "to_addresses", False),
+    ("subject", "subject", False),
+    ("has_text", "has_text", False),
+    ("has_html", "has_html", False),
+    ("request_json", "request_json", False),
+    ("response_json", "response_json", True),
+    ("status", "status", False),
+    ("error_message", "error_message", True),
+    ("email_id", "email_id", True),
+    ("duration_ms", "duration_ms", False),
+    _CREATED_AT,
+]
+
+
+def _execution_page(
+    conn: duckdb.DuckDBPyConnection,
+    table: str,
+    columns: list[Column],
+    order: str,
+    execution_id: str,
+    limit: int,
+    offset: int,
+) -> tuple[list[dict[str, Any]], int]:
+    """One page of an execution's rows of `table` in the API's shape; and their total."""
+    total = _count(conn, f"SELECT count(*) FROM {table} WHERE execution_id = ?", [execution_id])
+    rows = conn.execute(
+        f"SELECT {', '.join(sql for _, sql, _ in columns)} FROM {table} "
+        f"WHERE execution_id = ? ORDER BY {order} LIMIT ? OFFSET ?",
+        [execution_id, limit, offset],
+    ).fetchall()
+    items = [
+        {
+            name: value
+            for (name, _, optional), value in zip(columns, row, strict=True)
+            if not (optional and value is None)
+        }
+        for row in rows
+    ]
+    return items, total
+
+
 def list_logs(
     conn: duckdb.DuckDBPyConnection, execution_id: str, limit: int, offset: int
 ) -> tuple[list[dict[str, Any]], int]:
     """An execution's log lines, oldest first (in the order written); and their total."""
-    total = _count(conn, "SELECT count(*) FROM logs WHERE execution_id = ?", [execution_id])
-    rows = conn.execute(
-        "SELECT level::VARCHAR, message, epoch_ms(created_at) // 1000 FROM logs "
-        "WHERE execution_id = ? ORDER BY seq LIMIT ? OFFSET ?",
-        [execution_id, limit, offset],
-    ).fetchall()
-    items = [{"level": level, "message": message, "created_at": ts} for level, message, ts in rows]
-    return items, total
+    return _execution_page(conn, "logs", _LOG_COLUMNS, "seq", execution_id, limit, offset)
 
 
 def list_ai_requests(
     conn: duckdb.DuckDBPyConnection, execution_id: str, limit: int, offset: int
 ) -> tuple[list[dict[str, Any]], int]:
     """An execution's tracked `ai.chat` calls (§3.5), oldest first; and their total."""
-    total = _count(conn, "SELECT count(*) FROM ai_requests WHERE execution_id = ?", [execution_id])
-    rows = conn.execute(
-        "SELECT id, execution_id, provider, model, endpoint, request_json, response_json, "
-        "status, error_message, input_tokens, output_tokens, duration_ms, "
-        "epoch_ms(created_at) // 1000 FROM ai_requests "
-        "WHERE execution_id = ? ORDER BY created_at, seq LIMIT ? OFFSET ?",
-        [execution_id, limit, offset],
-    ).fetchall()
-    items = []
-    for (
-        id_,
-        exec_id,
-        provider,
-        model,
-        endpoint,
-        request_json,
-        response_json,
-        status,
-        error_message,
-        input_tokens,
-        output_tokens,
-        duration_ms,
-        created_at,
-    ) in rows:
-        item: dict[str, Any] = {
-            "id": id_,
-            "execution_id": exec_id,
-            "provider": provider,
-            "model": model,
-            "endpoint": endpoint,
-            "request_json": request_json,
-        }
-        _put_if_set(item, "response_json", response_json)
-        item["status"] = status
-        _put_if_set(item, "error_message", error_message)
-        _put_if_set(item, "input_tokens", input_tokens)
-        _put_if_set(item, "output_tokens", output_tokens)
-        item["duration_ms"] = duration_ms
-        item["created_at"] = created_at
-        items.append(item)
-    return items, total
+    return _execution_page(
+        conn, "ai_requests", _AI_COLUMNS, "created_at, seq", execution_id, limit, offset
+    )
 
 
 def list_email_requests(
     conn: duckdb.DuckDBPyConnection, execution_id: str, limit: int, offset: int
 ) -> tuple[list[dict[str, Any]], int]:
     """An execution's tracked `email.send` calls (§3.6), oldest first; and their total."""
-    total = _count(
-        conn, "SELECT count(*) FROM email_requests WHERE execution_id = ?", [execution_id]
+    return _execution_page(
+        conn, "email_requests", _EMAIL_COLUMNS, "created_at, seq", execution_id, limit, offset
     )
-    rows = conn.execute(
-        "SELECT id, execution_id, from_address, to_addresses, subject, has_text, has_html, "
-        "request_json, response_json, status, error_message, email_id, duration_ms, "
-        "epoch_ms(created_at) // 1000 FROM email_requests "
-        "WHERE execution_id = ? ORDER BY created_at, seq LIMIT ? OFFSET ?",
-        [execution_id, limit, offset],
-    ).fetchall()
-    items = []
-    for (
-        id_,
-        exec_id,
-        from_address,
-        to_addresses,
-        subject,
-        has_text,
-        has_html,
-        request_json,
-        response_json,
-        status,
-        error_message,
-        email_id,
-        duration_ms,
-        created_at,
-    ) in rows:
-        item: dict[str, Any] = {
-            "id": id_,
-            "execution_id": exec_id,
-            "from": from_address,
-            "to": list(to_addresses),
-            "subject": subject,
-            "has_text": bool(has_text),
-            "has_html": bool(has_html),
-            "request_json": request_json,
-        }
-        _put_if_set(item, "response_json", response_json)
-        item["status"] = status
-        _put_if_set(item, "error_message", error_message)
-        _put_if_set(item, "email_id", email_id)
-        item["duration_ms"] = duration_ms
-        item["created_at"] = created_at
-        items.append(item)
-    return items, total
-
-
-def _put_if_set(item: dict[str, Any], key: str, value: Any) -> None:
-    if value is not None:
-        item[key] = value
