@@ -149,30 +149,35 @@ def validate_update(update: FunctionUpdate) -> None:
         validate_cron_status(update.cron_status)
 
 
+def _check_entry_text(value: str, *, field: str, label: str, max_bytes: int, key: bool) -> None:
+    """The rules env vars and KV entries share: not blank, at most `max_bytes` bytes, and for
+    keys only letters, digits and underscores. `label` words the message as upstream does."""
+    if is_blank(value):
+        raise ValidationError(field, f"{label} cannot be empty")
+    if byte_length(value) > max_bytes:
+        raise ValidationError(field, f"{label} cannot be longer than {max_bytes} characters")
+    if key and not _KEY_CHARSET.fullmatch(value):
+        raise ValidationError(field, f"{label} can only contain letters, numbers, and underscores")
+
+
 def validate_env_key(key: str) -> None:
-    if is_blank(key):
-        raise ValidationError("env_var_key", "environment variable key cannot be empty")
-    if byte_length(key) > MAX_ENV_VAR_KEY_LENGTH:
-        raise ValidationError(
-            "env_var_key",
-            f"environment variable key cannot be longer than {MAX_ENV_VAR_KEY_LENGTH} characters",
-        )
-    if not _KEY_CHARSET.fullmatch(key):
-        raise ValidationError(
-            "env_var_key",
-            "environment variable key can only contain letters, numbers, and underscores",
-        )
+    _check_entry_text(
+        key,
+        field="env_var_key",
+        label="environment variable key",
+        max_bytes=MAX_ENV_VAR_KEY_LENGTH,
+        key=True,
+    )
 
 
 def validate_env_value(value: str) -> None:
-    if is_blank(value):
-        raise ValidationError("env_var_value", "environment variable value cannot be empty")
-    if byte_length(value) > MAX_ENV_VAR_VALUE_LENGTH:
-        raise ValidationError(
-            "env_var_value",
-            "environment variable value cannot be longer than "
-            f"{MAX_ENV_VAR_VALUE_LENGTH} characters",
-        )
+    _check_entry_text(
+        value,
+        field="env_var_value",
+        label="environment variable value",
+        max_bytes=MAX_ENV_VAR_VALUE_LENGTH,
+        key=False,
+    )
 
 
 def validate_env_vars(env_vars: Mapping[str, str] | None) -> None:
@@ -189,21 +194,13 @@ def validate_env_vars(env_vars: Mapping[str, str] | None) -> None:
 
 
 def validate_store_key(key: str) -> None:
-    if is_blank(key):
-        raise ValidationError("key", "key cannot be empty")
-    if byte_length(key) > MAX_STORE_KEY_LENGTH:
-        raise ValidationError("key", f"key cannot be longer than {MAX_STORE_KEY_LENGTH} characters")
-    if not _KEY_CHARSET.fullmatch(key):
-        raise ValidationError("key", "key can only contain letters, numbers, and underscores")
+    _check_entry_text(key, field="key", label="key", max_bytes=MAX_STORE_KEY_LENGTH, key=True)
 
 
 def validate_store_value(value: str) -> None:
-    if is_blank(value):
-        raise ValidationError("value", "value cannot be empty")
-    if byte_length(value) > MAX_STORE_VALUE_LENGTH:
-        raise ValidationError(
-            "value", f"value cannot be longer than {MAX_STORE_VALUE_LENGTH} characters"
-        )
+    _check_entry_text(
+        value, field="value", label="value", max_bytes=MAX_STORE_VALUE_LENGTH, key=False
+    )
 
 
 def validate_kv_entries(entries: Sequence[tuple[str, str]] | None) -> None:
