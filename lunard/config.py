@@ -29,6 +29,12 @@ UPSTREAM_ENV = {
 }
 
 
+# off: records wait in memory until the sink's next batch (a crash loses them);
+# process: written to the journal before the answer (survives the daemon's death);
+# fsync: also fsync'ed per group commit (survives power loss).
+DURABILITY_MODES = ("off", "process", "fsync")
+
+
 def _cpu_count() -> int:
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
 
@@ -79,6 +85,22 @@ class Config:
     )
     sink_flush_interval: float = field(
         default=0.2, metadata={"help": "seconds a record may wait in the sink's buffer"}
+    )
+    durability: str = field(
+        default="process",
+        metadata={
+            "help": "when a call's records are safe before it is answered: off, process, fsync"
+        },
+    )
+    records_memory_mb: int = field(
+        default=256, metadata={"help": "memory limit of the records database (DuckDB), MiB"}
+    )
+    records_threads: int = field(
+        default=1, metadata={"help": "threads the records database (DuckDB) may use"}
+    )
+    function_max_workers: int = field(
+        default=0,
+        metadata={"help": "workers one function may hold while others wait (0 = all but one)"},
     )
     session_ttl: int = field(default=86400, metadata={"help": "dashboard session lifetime, s"})
     timezone: str = field(
@@ -141,6 +163,14 @@ def _validate(cfg: Config) -> None:
         ("http_max_response_bytes", cfg.http_max_response_bytes >= 1, "must be >= 1"),
         ("shutdown_grace", cfg.shutdown_grace >= 0, "must be >= 0"),
         ("session_ttl", cfg.session_ttl >= 60, "must be >= 60 seconds"),
+        (
+            "durability",
+            cfg.durability in DURABILITY_MODES,
+            "must be one of " + ", ".join(DURABILITY_MODES),
+        ),
+        ("records_memory_mb", cfg.records_memory_mb >= 16, "must be >= 16"),
+        ("records_threads", 1 <= cfg.records_threads <= 64, "must be between 1 and 64"),
+        ("function_max_workers", cfg.function_max_workers >= 0, "must be >= 0"),
         ("sink_batch_rows", cfg.sink_batch_rows >= 1, "must be >= 1"),
         ("sink_flush_interval", cfg.sink_flush_interval > 0, "must be > 0 seconds"),
         (

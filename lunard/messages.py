@@ -146,8 +146,9 @@ class ExecRequest:
     """http/scheduler -> pool: run `job` and answer on `reply`.
 
     `event_json` is the masked event to store; `save_response` asks the pool to keep the
-    response in the execution record. The pool always answers exactly once, with a
-    `JobResult` whose `error` explains a timeout or a dead worker.
+    response in the execution record; `max_concurrency` is the function's own cap on the
+    workers its calls may hold at once (None: no cap of its own). The pool always answers
+    exactly once, with a `JobResult` whose `error` explains a timeout or a dead worker.
     """
 
     job: Job
@@ -155,6 +156,7 @@ class ExecRequest:
     event_json: str
     save_response: bool
     reply: trio.MemorySendChannel[ExecOutcome]
+    max_concurrency: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +191,23 @@ class RecordBatch:
     logs: list[JobLog] = field(default_factory=list)
     ai_requests: list[AIRequestRow] = field(default_factory=list)
     email_requests: list[EmailRequestRow] = field(default_factory=list)
+    # Position in the journal (lunard.journal), so the sink can say what it has committed;
+    # 0 when the batch was not journaled.
+    journal_seq: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class RecordWrite:
+    """pool -> journal: a finished execution's records.
+
+    The journal sets `written` once the batch is as durable as the `durability` setting
+    asks (in the kernel, or on disk) and has passed it on to the sink; the pool answers the
+    call only after that. `written` is always set, also when the write failed or on
+    shutdown, so the pool never waits forever.
+    """
+
+    batch: RecordBatch
+    written: trio.Event
 
 
 @dataclass(frozen=True, slots=True)

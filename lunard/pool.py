@@ -41,6 +41,7 @@ from lunard.messages import (
     JobResponse,
     JobResult,
     RecordBatch,
+    RecordWrite,
     result_decoder,
 )
 from lunard.worker.enhancer import HANDLER_PREFIX, enhance
@@ -94,8 +95,9 @@ class Pool:
     Receives: `ExecRequest` on `inbox` (capacity `queue_size`; `lunard.jobs.enqueue` maps a
     full queue to `Overloaded`).
 
-    Sends: one `RecordBatch` per execution to `sink`, then exactly one `ExecOutcome` on the
-    request's `reply` channel (give it room for one message). Timeouts and dead workers are
+    Sends: one `RecordWrite` per execution to `records` (the journal), waits until it is
+    written, then sends exactly one `ExecOutcome` on the request's `reply` channel (give it
+    room for one message). Timeouts and dead workers are
     answered as error results; a worker that overran or died is killed and replaced in the
     background, and the call is never run again.
     """
@@ -108,7 +110,7 @@ class Pool:
         runtime_dir: Path,
         state_path: Path,
         worker_address_space_mb: int,
-        sink: trio.MemorySendChannel[RecordBatch],
+        records: trio.MemorySendChannel[RecordWrite],
         start_timeout_s: float = 30.0,
         stop_timeout_s: float = 5.0,
         python: str = sys.executable,
@@ -121,7 +123,7 @@ class Pool:
         self._runtime_dir = runtime_dir
         self._state_path = state_path
         self._address_space_mb = worker_address_space_mb
-        self._sink = sink
+        self._records = records
         self._start_timeout_s = start_timeout_s
         self._stop_timeout_s = stop_timeout_s
         self._python = python
@@ -240,11 +242,15 @@ class Pool:
             email_requests=result.email_requests,
         )
         try:
-            # Record first: a record is in the sink before the caller sees the response.
+            # Record first: the record is durable (journaled) before the caller sees the
+            # response.
+            written = trio.Event()
             try:
-                await self._sink.send(batch)
+                await self._records.send(RecordWrite(batch, written))
             except (trio.BrokenResourceError, trio.ClosedResourceError):
-                log.error("sink is gone; execution %s was not recorded", job.execution_id)
+                log.error("journal is gone; execution %s was not recorded", job.execution_id)
+            else:
+                await written.wait()
             await self._answer(request, outcome)
         except BaseException:
             self._answer_nowait(request, outcome)

@@ -21,7 +21,8 @@ import outcome
 import pyarrow as pa
 import trio
 
-from lunard import records
+from lunard import journal, records
+from lunard.duckdb_instance import SAFE_CONFIG, instance_config
 from lunard.errors import DataDirError, StorageError
 from lunard.messages import DeleteRecords, RecordBatch, SinkQuery
 
@@ -76,8 +77,16 @@ class Sink:
         batch_rows: int = 5_000,
         flush_interval: float = 0.2,
         shutdown_timeout: float = 10.0,
+        memory_mb: int = 256,
+        threads: int = 1,
+        journal_dir: Path | None = None,
+        committed: trio.MemorySendChannel[int] | None = None,
     ) -> None:
         self.path = path
+        self.memory_mb = memory_mb
+        self.threads = threads
+        self.journal_dir = journal_dir
+        self._committed = committed
         self.batch_rows = batch_rows
         self.flush_interval = flush_interval
         self.shutdown_timeout = shutdown_timeout
@@ -91,9 +100,14 @@ class Sink:
         self._failed = False
 
     async def run(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """Open the database, report ready, then serve the inbox until cancelled or closed."""
-        self._conn = await self._on_thread(_open, self.path)
+        """Open the database, replay the journal into it, report ready, then serve the inbox
+        until cancelled or closed."""
+        self._conn = await self._on_thread(
+            _open, self.path, instance_config(memory_mb=self.memory_mb, threads=self.threads)
+        )
         try:
+            if self.journal_dir is not None:
+                await self._on_thread(replay_journal, self._conn, self.journal_dir)
             task_status.started()
             await self._serve()
         finally:
@@ -176,6 +190,19 @@ class Sink:
             return
         self.stats.rows_written += rows
         self.stats.flushes[reason] += 1
+        self._report_committed(batches)
+
+    def _report_committed(self, batches: list[RecordBatch]) -> None:
+        """Tell the journal that every frame up to the newest of `batches` is in DuckDB."""
+        seq = max(b.journal_seq for b in batches)
+        if self._committed is None or seq == 0:
+            return
+        try:
+            self._committed.send_nowait(seq)
+        except trio.WouldBlock:
+            pass  # the journal is behind on notices; the next one covers this one
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            self._committed = None
 
     async def _answer_query(self, message: SinkQuery) -> None:
         await self._flush("query")
@@ -294,23 +321,11 @@ async def delete(
 # --------------------------------------------------------------------------- DuckDB side
 
 
-# DuckDB instance settings of the records database. Analytics runs users' SQL on cursors of
-# this instance (lunard.analytics_sql), and these settings are per instance: no file or
-# network access from SQL, no extension loading, no SET/PRAGMA. The sink needs none of them.
-SAFE_CONFIG: dict[str, Any] = {
-    "enable_external_access": False,
-    "python_enable_replacements": False,
-    "allow_unsigned_extensions": False,
-    "autoinstall_known_extensions": False,
-    "autoload_known_extensions": False,
-    "lock_configuration": True,
-}
-
-
-def _open(path: Path) -> duckdb.DuckDBPyConnection:
+def _open(path: Path, config: dict[str, Any] | None = None) -> duckdb.DuckDBPyConnection:
     """Open and migrate the records file; a file we cannot use is a DataDirError."""
+    config = SAFE_CONFIG if config is None else config
     try:
-        conn = duckdb.connect(str(path), config=SAFE_CONFIG)
+        conn = duckdb.connect(str(path), config=config)
     except duckdb.Error as exc:
         raise DataDirError(
             f"cannot open records database {path} ({exc}); if the file is corrupt, move it "
@@ -322,6 +337,50 @@ def _open(path: Path) -> duckdb.DuckDBPyConnection:
         conn.close()
         raise DataDirError(f"cannot use records database {path}: {exc}") from exc
     return conn
+
+
+def replay_journal(conn: duckdb.DuckDBPyConnection, directory: Path) -> int:
+    """Write the journal's frames that are not in DuckDB yet; return the executions added.
+
+    Idempotent: a batch whose execution is already stored (its whole batch was committed in
+    one transaction) is skipped, so a journal replayed twice adds nothing the second time.
+    A segment is deleted once its batches are committed; one that cannot be written is
+    renamed `*.failed` and kept for the operator, and start-up goes on.
+    """
+    added = skipped = 0
+    files = journal.segments(directory)
+    for path in files:
+        unique = {b.execution.id: b for b in journal.read_segment(path)}
+        stored = _stored_execution_ids(conn, list(unique))
+        fresh = [b for eid, b in unique.items() if eid not in stored]
+        try:
+            if fresh:
+                write_batches(conn, fresh)
+        except duckdb.Error:
+            failed = path.with_name(path.name + ".failed")
+            log.exception("journal: replaying %s failed; kept as %s", path, failed)
+            path.rename(failed)
+            continue
+        added += len(fresh)
+        skipped += len(unique) - len(fresh)
+        path.unlink()
+    if files:
+        log.info(
+            "journal: replayed %d executions from %d segments (%d were already stored)",
+            added,
+            len(files),
+            skipped,
+        )
+    return added
+
+
+def _stored_execution_ids(conn: duckdb.DuckDBPyConnection, ids: list[str]) -> set[str]:
+    if not ids:
+        return set()
+    rows = conn.execute(
+        "SELECT id FROM executions WHERE id IN (SELECT unnest(?::VARCHAR[]))", [ids]
+    ).fetchall()
+    return {row[0] for row in rows}
 
 
 def _close(conn: duckdb.DuckDBPyConnection) -> None:

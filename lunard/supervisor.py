@@ -1,9 +1,11 @@
 """The supervisor: the root nursery that starts every actor and stops them in order.
 
 Start order (each with `nursery.start`, so the next starts only once the previous is
-ready): sink -> pool -> scheduler -> housekeeper -> http. On SIGTERM/SIGINT it tells systemd
-`STOPPING=1`, lets the HTTP actor drain in-flight requests for up to `shutdown_grace`
-seconds, then cancels the other actors, whose `finally` blocks flush and clean up. An actor
+ready): sink (which first replays the journal) -> journal -> pool -> scheduler ->
+housekeeper -> http. On SIGTERM/SIGINT it tells systemd `STOPPING=1`, lets the HTTP actor
+drain in-flight requests for up to `shutdown_grace` seconds, then cancels pool, scheduler and
+housekeeper, lets the journal write what is left and see it committed, and last stops the
+sink, whose `finally` writes everything. An actor
 that crashes is logged and the daemon exits non-zero so systemd restarts it.
 """
 
@@ -17,6 +19,7 @@ import signal
 import tempfile
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +32,9 @@ from lunard.http.app import create_app
 from lunard.http.deps import AppDeps, Readiness
 from lunard.http.device_auth import DeviceAuthStore
 from lunard.http.server import HttpServer
+from lunard.journal import JOURNAL_DIR, Journal
 from lunard.listener import open_listener
+from lunard.messages import RecordWrite
 from lunard.pool import Pool
 from lunard.scheduler import Scheduler
 from lunard.sdnotify import Notifier, inherited_socket_fd
@@ -89,6 +94,112 @@ async def _watch_signals(shutdown: trio.Event, notifier: Notifier) -> None:
     shutdown.set()
 
 
+@dataclass
+class _Records:
+    """The records side as the other actors see it: where to send writes, whom to ask."""
+
+    writes: trio.MemorySendChannel[RecordWrite]
+    sink: trio.MemorySendChannel[Any]
+    done: trio.Event
+
+
+async def _start_records(
+    nursery: trio.Nursery, readiness: Readiness, config: Config, data_dir: Path
+) -> _Records:
+    """Start the sink (which replays the journal first) and the journal in front of it."""
+    committed, committed_receive = trio.open_memory_channel[int](64)
+    journal_dir = data_dir / JOURNAL_DIR
+    sink = Sink(
+        path=data_dir / RECORDS_FILE,
+        batch_rows=config.sink_batch_rows,
+        flush_interval=config.sink_flush_interval,
+        memory_mb=config.records_memory_mb,
+        threads=config.records_threads,
+        journal_dir=journal_dir,
+        committed=committed,
+    )
+    await _start(nursery, readiness, "sink", sink.run)
+    journal = Journal(
+        directory=journal_dir,
+        sink=sink.inbox,
+        committed=committed_receive,
+        durability=config.durability,
+    )
+    done = trio.Event()
+
+    async def run_journal(task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        try:
+            await journal.run(task_status=task_status)
+        finally:
+            done.set()
+
+    await _start(nursery, readiness, "journal", run_journal)
+    return _Records(writes=journal.inbox, sink=sink.inbox, done=done)
+
+
+async def _serve(
+    nursery: trio.Nursery,
+    readiness: Readiness,
+    *,
+    config: Config,
+    state: StateStore,
+    api_key: str,
+    runtime_dir: Path,
+    records: _Records,
+    listen_fd: int,
+    shutdown: trio.Event,
+    notifier: Notifier,
+    task_status: trio.TaskStatus[str],
+) -> None:
+    """Start pool, scheduler, housekeeper and http; return once HTTP has drained."""
+    pool = Pool(
+        workers=config.workers,
+        queue_size=config.queue_size,
+        runtime_dir=runtime_dir,
+        state_path=state.path,
+        worker_address_space_mb=config.worker_address_space_mb,
+        records=records.writes,
+    )
+    await _start(nursery, readiness, "pool", pool.run)
+    scheduler = Scheduler(config=config, state=state, pool=pool.inbox)
+    await _start(nursery, readiness, "scheduler", scheduler.run)
+    housekeeper = Housekeeper(state=state, sink=records.sink)
+    await _start(nursery, readiness, "housekeeper", housekeeper.run)
+    app_deps = AppDeps(
+        config=config,
+        state=state,
+        api_key=api_key,
+        readiness=readiness,
+        device_auth=DeviceAuthStore(),
+        pool=pool.inbox,
+        sink=records.sink,
+        scheduler=scheduler.inbox,
+        pool_stats=pool,
+    )
+    server = HttpServer(app=create_app(app_deps), config=config, shutdown=shutdown, fd=listen_fd)
+    http_done = trio.Event()
+
+    async def run_http(task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED) -> None:
+        try:
+            await server.run(task_status=task_status)
+        finally:
+            http_done.set()
+
+    url = await _start(nursery, readiness, "http", run_http)
+    log.info(
+        "lunard ready url=%s data_dir=%s execution_timeout=%ss workers=%d durability=%s",
+        url,
+        state.path.parent,
+        config.timeout_seconds,
+        config.workers,
+        config.durability,
+    )
+    await notifier.send("READY=1")
+    nursery.start_soon(notifier.watchdog)
+    task_status.started(url)
+    await http_done.wait()
+
+
 async def run_daemon(
     config: Config,
     *,
@@ -113,67 +224,29 @@ async def run_daemon(
         if listen_fd is None:
             listen_fd, port = open_listener(config.host, config.port, stack)
             config = dataclasses.replace(config, port=port)
-        async with trio.open_nursery() as nursery:
-            if handle_signals:
-                nursery.start_soon(_watch_signals, shutdown, notifier)
-            sink = Sink(
-                path=data_dir / RECORDS_FILE,
-                batch_rows=config.sink_batch_rows,
-                flush_interval=config.sink_flush_interval,
-            )
-            await _start(nursery, readiness, "sink", sink.run)
-            pool = Pool(
-                workers=config.workers,
-                queue_size=config.queue_size,
-                runtime_dir=runtime_dir,
-                state_path=state.path,
-                worker_address_space_mb=config.worker_address_space_mb,
-                sink=sink.inbox,
-            )
-            await _start(nursery, readiness, "pool", pool.run)
-            scheduler = Scheduler(config=config, state=state, pool=pool.inbox)
-            await _start(nursery, readiness, "scheduler", scheduler.run)
-            housekeeper = Housekeeper(state=state, sink=sink.inbox)
-            await _start(nursery, readiness, "housekeeper", housekeeper.run)
-            app_deps = AppDeps(
-                config=config,
-                state=state,
-                api_key=api_key,
-                readiness=readiness,
-                device_auth=DeviceAuthStore(),
-                pool=pool.inbox,
-                sink=sink.inbox,
-                scheduler=scheduler.inbox,
-                pool_stats=pool,
-            )
-            server = HttpServer(
-                app=create_app(app_deps),
-                config=config,
-                shutdown=shutdown,
-                fd=listen_fd,
-            )
-            http_done = trio.Event()
-
-            async def run_http(
-                task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED,
-            ) -> None:
-                try:
-                    await server.run(task_status=task_status)
-                finally:
-                    http_done.set()
-
-            url = await _start(nursery, readiness, "http", run_http)
-            log.info(
-                "lunard ready url=%s data_dir=%s execution_timeout=%ss workers=%d",
-                url,
-                data_dir,
-                config.timeout_seconds,
-                config.workers,
-            )
-            await notifier.send("READY=1")
-            nursery.start_soon(notifier.watchdog)
-            task_status.started(url)
-            await http_done.wait()
-            log.info("HTTP drained; stopping actors")
-            nursery.cancel_scope.cancel()
+        async with trio.open_nursery() as records_nursery:
+            records = await _start_records(records_nursery, readiness, config, data_dir)
+            async with trio.open_nursery() as nursery:
+                if handle_signals:
+                    nursery.start_soon(_watch_signals, shutdown, notifier)
+                await _serve(
+                    nursery,
+                    readiness,
+                    config=config,
+                    state=state,
+                    api_key=api_key,
+                    runtime_dir=runtime_dir,
+                    records=records,
+                    listen_fd=listen_fd,
+                    shutdown=shutdown,
+                    notifier=notifier,
+                    task_status=task_status,
+                )
+                log.info("HTTP drained; stopping actors")
+                nursery.cancel_scope.cancel()
+            # Every producer of records has stopped: let the journal write what is left and
+            # see it committed, then stop the sink (its `finally` writes everything).
+            records.writes.close()
+            await records.done.wait()
+            records_nursery.cancel_scope.cancel()
     log.info("Server stopped gracefully")

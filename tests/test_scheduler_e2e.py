@@ -18,6 +18,7 @@ import trio
 from lunard import records, sink
 from lunard.config import Config
 from lunard.ids import new_id, version_id
+from lunard.journal import Journal
 from lunard.pool import Pool
 from lunard.scheduler import Scheduler
 from lunard.sink import Sink
@@ -79,15 +80,20 @@ async def test_a_cron_run_is_executed_by_a_worker_and_recorded(
     watcher = _OnLog("Cron execution completed", completed)
     logging.getLogger("lunard.scheduler").addHandler(watcher)
     async with trio.open_nursery() as nursery:
-        records_sink = Sink(path=tmp_path / "records.duckdb")
+        committed, committed_receive = trio.open_memory_channel[int](8)
+        records_sink = Sink(path=tmp_path / "records.duckdb", committed=committed)
         await nursery.start(records_sink.run)
+        journal = Journal(
+            directory=tmp_path / "journal", sink=records_sink.inbox, committed=committed_receive
+        )
+        await nursery.start(journal.run)
         pool = Pool(
             workers=1,
             queue_size=4,
             runtime_dir=tmp_path / "run",
             state_path=state.path,
             worker_address_space_mb=1024,
-            sink=records_sink.inbox,
+            records=journal.inbox,
         )
         await nursery.start(pool.run)
         scheduler = Scheduler(
@@ -106,8 +112,10 @@ async def test_a_cron_run_is_executed_by_a_worker_and_recorded(
         logs, _ = await sink.query(
             records_sink.inbox, lambda c: records.list_logs(c, items[0]["id"], 10, 0)
         )
+        frames = journal.stats.frames  # the cron run's record went through the journal
         nursery.cancel_scope.cancel()
     logging.getLogger("lunard.scheduler").removeHandler(watcher)
+    assert frames == 1
     state.close()
 
     [run] = items
