@@ -12,6 +12,7 @@ from __future__ import annotations
 import statistics
 
 from bench.analytics import analytics_bench
+from bench.durability import durability_bench
 from bench.harness import (
     create_function,
     median_run,
@@ -98,6 +99,8 @@ def runtime_bench(seconds: int = 10, rounds: int = 3) -> None:
 
 def main() -> None:
     runtime_bench()
+    print()
+    durability_bench()
     print()
     analytics_bench()
 

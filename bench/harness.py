@@ -109,11 +109,14 @@ def _ms(text: str) -> float:
     return float(match.group(1)) * _UNITS[match.group(2)]
 
 
-def wrk(label: str, url: str, *, connections: int = 16, seconds: int = 10) -> WrkResult:
+def wrk(
+    label: str, url: str, *, connections: int = 16, seconds: int = 10, script: str | None = None
+) -> WrkResult:
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (make bench installs it with apt-get)")
+    options = ["-s", script] if script else []
     out = subprocess.run(
-        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", url],
+        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", *options, url],
         capture_output=True,
         text=True,
         check=True,

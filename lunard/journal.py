@@ -100,7 +100,7 @@ class Journal:
         self._sink = sink
         self._committed = committed
         self._encoder = msgspec.msgpack.Encoder()
-        self._lock = trio.Lock()  # file writes (on a thread with fsync) vs. drops
+        self._lock = trio.Lock()  # fsync-mode writes (on a thread) vs. truncation
         self._fd: int | None = None
         self._segment: Path | None = None
         self._segment_size = 0
@@ -148,7 +148,7 @@ class Journal:
     async def _write_group(self, group: list[RecordWrite]) -> None:
         if self.durability == "off":
             for write in group:
-                await self._sink.send(write.batch)
+                await self._forward(write.batch)
             return
         batches = []
         frames = []
@@ -158,17 +158,17 @@ class Journal:
             batches.append(batch)
             frames.append(encode_frame(self._encoder.encode(batch)))
         data = b"".join(frames)
-        async with self._lock:
-            await self._append(data, len(batches))
-        for batch in batches:
-            await self._sink.send(batch)
-
-    async def _append(self, data: bytes, frames: int) -> None:
-        assert self._fd is not None
         try:
             if self.durability == "fsync":
-                await trio.to_thread.run_sync(_write_all, self._fd, data, True)
+                # On a thread, so the loop runs on during the disk flush; the lock keeps a
+                # truncation from running while the thread writes.
+                async with self._lock:
+                    assert self._fd is not None
+                    await trio.to_thread.run_sync(_write_all, self._fd, data, True)
             else:
+                # A write to the page cache, on the loop: nothing else touches the file
+                # between here and the bookkeeping below.
+                assert self._fd is not None
                 _write_all(self._fd, data, False)
         except OSError as exc:
             self.stats.write_errors += 1
@@ -179,14 +179,25 @@ class Journal:
                 self._segment,
                 exc,
             )
-            return
+        else:
+            self._written(len(batches), len(data))
+        for batch in batches:
+            await self._forward(batch)
+
+    def _written(self, frames: int, size: int) -> None:
         self.stats.frames += frames
         self.stats.groups += 1
-        self.stats.bytes_written += len(data)
-        self._segment_size += len(data)
+        self.stats.bytes_written += size
+        self._segment_size += size
         self._segment_last = self._seq
         if self._segment_size >= self.segment_bytes:
             self._rotate()
+
+    async def _forward(self, batch: RecordBatch) -> None:
+        try:
+            self._sink.send_nowait(batch)
+        except trio.WouldBlock:
+            await self._sink.send(batch)  # the sink is behind: wait for room
 
     # ----------------------------------------------------------------------- dropping
 
@@ -198,7 +209,7 @@ class Journal:
                     seq = max(seq, self._committed.receive_nowait())
                 except (trio.WouldBlock, trio.EndOfChannel):
                     break
-            async with self._lock:
+            async with self._lock:  # not while an fsync-mode write is on its thread
                 self._drop_through(seq)
 
     def _drop_through(self, seq: int) -> None:
