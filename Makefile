@@ -2,7 +2,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: run test lint bench soak clean
+.PHONY: run test lint browser bench soak clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +17,11 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check lunard tests bench
 	$(VENV)/bin/mypy
 
-test: $(VENV)/.installed lint
+# Debian's chromium for the dashboard's browser tests (never `playwright install`).
+browser:
+	command -v chromium >/dev/null || apt-get install -y chromium || (apt-get update && apt-get install -y chromium)
+
+test: $(VENV)/.installed lint browser
 	$(VENV)/bin/pytest -q
 
 WRK := command -v wrk >/dev/null || apt-get install -y wrk || (apt-get update && apt-get install -y wrk)
