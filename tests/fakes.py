@@ -109,6 +109,7 @@ class FakeServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # head and body in one segment: no delayed-ACK wait
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass

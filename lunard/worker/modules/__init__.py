@@ -7,7 +7,8 @@ chunk of argument-checking wrappers.
 
 Cost: the wrapper chunk is generated and compiled to LuaJIT bytecode once per process; per
 execution we load that bytecode and run it with one Python callable (`Bridge.call`) through
-which every wrapper reaches its implementation.
+which every wrapper reaches its implementation. That one crossing is also where every Python
+exception becomes a Lua error string (see `bridge`).
 
 Adding a module: write `lunard/worker/modules/<name>.py` with a `MODULE = ModuleSpec(...)`
 and put it in `MODULES` at upstream's position. Nothing else changes.
@@ -37,13 +38,7 @@ from lunard.worker.modules import (
     time,
     url,
 )
-from lunard.worker.modules.bridge import (
-    Bridge,
-    ModuleSpec,
-    generate_source,
-    implementations,
-    lua_number_bytes,
-)
+from lunard.worker.modules.bridge import Bridge, ModuleSpec, generate_source, registry
 from lunard.worker.modules.log import dropped_notice, record_log
 
 __all__ = ["MODULES", "dropped_notice", "install_modules", "record_log"]
@@ -66,7 +61,7 @@ MODULES: tuple[ModuleSpec, ...] = (
 )
 
 CHUNK_NAME = "=lunard-modules"
-_IMPLEMENTATIONS = implementations(MODULES)
+_REGISTRY = registry(MODULES)
 
 
 @functools.cache
@@ -85,6 +80,5 @@ def install_modules(lua: lupa.LuaRuntime, host: HostContext, *, env: Any = None)
     that runs user code in its own environment table. Call before loading user code: the
     wrappers capture `type`, `error`, `string.format`... as they are at this moment.
     """
-    bridge = Bridge(lua, host, _IMPLEMENTATIONS)
-    setup = lua.compile(_chunk())
-    setup(bridge.call, lua.globals() if env is None else env, lua_number_bytes, bridge.take_error)
+    bridge = Bridge(lua, host, _REGISTRY)
+    bridge.install(lua.compile(_chunk()), lua.globals() if env is None else env)

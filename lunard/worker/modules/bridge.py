@@ -9,7 +9,13 @@ result into the Lua return convention (§5.3).
 
 Python implementations never see a wrong type and never build multi-value returns: they
 return one value, or record a failure with `Bridge.fail(message)` (the wrapper turns it into
-`nil, err` or a raised error, depending on the function's style).
+`nil, err` or a raised error, depending on the function's style), or raise a `HostError`
+(`ArgumentError` for `bad argument #N to '<fn>' (...)`) to raise in Lua.
+
+Nothing Python crosses back: `Bridge.call` turns any exception into a Lua error string
+(MemoryError → `not enough memory`, a bug → `<module>.<fn>: internal error`, logged) and
+refuses results other than strings, numbers, booleans, nil and Lua tables. The wrapper also
+calls it through `pcall`, so a failure of lupa's own conversions is reported the same way.
 
 Strings: implementations accept `str` or `bytes` (the runtime may or may not decode Lua
 strings) and always hand `bytes` back, which lupa pushes as raw Lua strings whatever the
@@ -18,8 +24,9 @@ runtime's encoding is. Lua strings are byte strings; binary data must survive.
 
 from __future__ import annotations
 
+import logging
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -27,15 +34,20 @@ import lupa.luajit21 as lupa
 
 from lunard import gojson
 from lunard.worker.host import HostContext
+from lunard.worker.modules.errors import NO_INTEGER, OUT_OF_MEMORY, ArgumentError, HostError
+
+log = logging.getLogger(__name__)
 
 ReturnStyle = Literal["value", "value_or_raise", "none", "pair", "value_or_error"]
 """How a wrapper returns what the implementation gave (None + `fail` = failure):
 
 - value:          `return v` (implementation never fails);
 - value_or_raise: `v`, or the failure message raised at the caller's line;
-- none:           nothing; the implementation returns None, or a message to raise;
+- none:           nothing (the implementation returns None);
 - pair:           `v, nil`, or `nil, err`;
 - value_or_error: `v` (one value, may be nil), or `nil, err`.
+
+In every style a raised exception becomes a Lua error at the caller's line (see Bridge.call).
 """
 
 ARG_KINDS = ("string", "number", "int", "optint", "table", "opttable", "any", "raw")
@@ -74,28 +86,114 @@ class ModuleSpec:
     functions: tuple[LuaFunction, ...]
 
 
+@dataclass(frozen=True)
+class Registry:
+    """Every Lua function of a set of modules, numbered as `generate_source` numbers the
+    wrappers: what to call, the Lua name (for `bad argument ... to '<name>'`) and
+    `module.name` (for the worker's log)."""
+
+    implementations: tuple[Implementation, ...]
+    names: tuple[str, ...]
+    qualified: tuple[str, ...]
+
+
+def registry(modules: Iterable[ModuleSpec]) -> Registry:
+    """The Registry of `modules` (build it once per process: it is shared by all runs)."""
+    functions = [(spec.name, fn) for spec in modules for fn in spec.functions]
+    return Registry(
+        implementations=tuple(fn.impl for _, fn in functions),
+        names=tuple(fn.name for _, fn in functions),
+        qualified=tuple(f"{module}.{fn.name}" for module, fn in functions),
+    )
+
+
+_INT_LIMIT = 1 << 63  # lupa pushes Python ints as C longs; wider ones would raise
+_PLAIN_RESULTS = frozenset({bytes, str, float, bool, type(None)})
+
+
+def _is_lua_value(result: Any) -> bool:
+    """Whether lupa turns `result` into a plain Lua value (never a Python object)."""
+    kind = type(result)
+    if kind in _PLAIN_RESULTS:
+        return True
+    if kind is int:
+        return -_INT_LIMIT <= result < _INT_LIMIT
+    return lupa.lua_type(result) == "table"
+
+
+def _lua_error_text(exc: lupa.LuaError) -> str:
+    """A Lua error (raised by a metamethod an implementation touched) without lupa's
+    traceback; a non-string error value reads like the standalone interpreter's."""
+    text = str(exc).partition("\nstack traceback:")[0]
+    return text or "(error object is not a string)"
+
+
 class Bridge:
     """Per-execution glue: the runtime, the host, and a failure slot.
 
     Lua wrappers reach every implementation through `call(index, *args)`, so an execution
     costs one Python callable on the Lua side, not one per function. `fail(msg)` records a
     failure and returns None, so an implementation can `return bridge.fail("...")`; the
-    wrapper collects it right after the call (see ReturnStyle).
+    wrapper collects it right after the call (see ReturnStyle). A call that raised, or
+    returned something Lua must not see, answers the `raised` marker instead and leaves
+    the Lua error text in the same slot.
     """
 
-    __slots__ = ("_error", "_implementations", "host", "lua")
+    __slots__ = ("_error", "_raised", "_registry", "host", "lua")
 
-    def __init__(
-        self, lua: lupa.LuaRuntime, host: HostContext, implementations: Sequence[Implementation]
-    ) -> None:
+    def __init__(self, lua: lupa.LuaRuntime, host: HostContext, functions: Registry) -> None:
         self.lua = lua
         self.host = host
-        self._implementations = implementations
+        self._registry = functions
         self._error: bytes | None = None
+        self._raised: Any = None  # the wrapper chunk's marker table, set by `install`
+
+    def install(self, setup: Any, env: Any) -> None:
+        """Run the compiled wrapper chunk (see `generate_source`) against `env`."""
+        self._raised = setup(
+            self.call, env, lua_number_bytes, self.take_error, self.describe_crossing
+        )
 
     def call(self, index: int, *args: Any) -> Any:
-        """Run implementation `index` (as numbered by `generate_source`) for this execution."""
-        return self._implementations[index](self, *args)
+        """Run implementation `index` (as numbered by `generate_source`) for this execution.
+
+        Never raises: an exception becomes the pending Lua error and the `raised` marker
+        is returned, which the wrapper turns into `error(message)` at the caller's line.
+        """
+        try:
+            result = self._registry.implementations[index](self, *args)
+        except Exception as exc:  # every failure must reach Lua as a string
+            return self._raise(self._failure_text(index, exc))
+        if _is_lua_value(result):
+            return result
+        log.error("%s returned %r, not a Lua value", self._registry.qualified[index], result)
+        return self._raise(f"{self._registry.qualified[index]}: internal error")
+
+    def _raise(self, message: str) -> Any:
+        self._error = message.encode("utf-8", "surrogateescape")
+        return self._raised
+
+    def _failure_text(self, index: int, exc: Exception) -> str:
+        """The Lua error text for an exception of implementation `index`."""
+        if isinstance(exc, HostError):
+            return exc.lua_message(self._registry.names[index])
+        if isinstance(exc, MemoryError):  # includes lupa's LuaMemoryError
+            return OUT_OF_MEMORY
+        if isinstance(exc, lupa.LuaError):
+            return _lua_error_text(exc)
+        if isinstance(exc, RecursionError):
+            return "stack overflow"
+        qualified = self._registry.qualified[index]
+        log.error("host function %s failed", qualified, exc_info=exc)
+        return f"{qualified}: internal error"
+
+    def describe_crossing(self, value: Any, index: int) -> bytes:
+        """The Lua error text for what lupa raised while converting a call's arguments or
+        its result (outside `call`): in practice a MemoryError; anything else is logged."""
+        if isinstance(value, MemoryError):
+            return OUT_OF_MEMORY.encode()
+        log.error("calling %s failed in lupa: %r", self._registry.qualified[index], value)
+        return f"{self._registry.qualified[index]}: internal error".encode()
 
     def fail(self, message: str | bytes) -> Any:
         """Record a failure for the current call (see ReturnStyle); always returns None."""
@@ -108,7 +206,11 @@ class Bridge:
         return message
 
     def table(self, value: Mapping[Any, Any] | Iterable[Any]) -> Any:
-        """A Lua table built from Python data; str keys/values must already be bytes."""
+        """A Lua table built from Python data; str keys/values must already be bytes.
+
+        Only plain data (bytes, str, numbers, booleans, None, dicts, lists) may go in:
+        anything else would reach Lua as a Python object.
+        """
         return self.lua.table_from(value, recursive=True)
 
 
@@ -140,8 +242,24 @@ def from_text(value: str) -> bytes:
     return value.encode("utf-8", "surrogateescape")
 
 
+def whole_number(value: float | int, position: int) -> int:
+    """Argument `position`, a Lua number, truncated toward zero (lua-runtime §5.1 "int").
+
+    Raise ArgumentError `number has no integer representation` for NaN, ±inf and numbers
+    outside the int64 range, like the wrappers' own `int` check.
+    """
+    if isinstance(value, int):
+        return value
+    if math.isnan(value) or not -_INT_LIMIT <= value < _INT_LIMIT:
+        raise ArgumentError(position, NO_INTEGER)
+    return int(value)
+
+
 def as_int(value: float | int) -> int:
-    """A Lua number truncated toward zero; NaN → 0, infinities clamp to the int64 range."""
+    """A Lua number truncated toward zero; NaN → 0, infinities clamp to the int64 range.
+
+    For lenient reads of table fields; arguments go through `whole_number`.
+    """
     if isinstance(value, int):
         return value
     if math.isnan(value):
@@ -219,10 +337,18 @@ def _is_seen_index(key: Any, seen: set[int]) -> bool:
 
 # --------------------------------------------------------------------------- Lua generation
 
+# The messages errors.py defines, for the Lua checks below (plain ASCII, no quoting needed).
+_CONSTANTS = f'local NO_INTEGER, OUT_OF_MEMORY = "{NO_INTEGER}", "{OUT_OF_MEMORY}"\n'
+
 _PRELUDE = """
-local F, G, N, E = ...
+local F, G, N, E, D = ...
 local type, error, format, tonumber, select = type, error, string.format, tonumber, select
+local pcall = pcall
 local floor, ceil = math.floor, math.ceil
+-- Numbers at or past 2^63 (and below -2^63) have no int64 representation.
+local IMAX = 2^63
+-- What Bridge.call answers when the implementation raised (the text is pending in E).
+local R = {}
 
 local function bad(n, f, expected, v)
   return format("bad argument #%d to '%s' (%s expected, got %s)", n, f, expected, type(v))
@@ -241,34 +367,54 @@ local function cn(v, n, f)
 end
 local function ci(v, n, f)
   if type(v) ~= "number" then error(bad(n, f, "number", v), 3) end
-  if v ~= v then return 0 end
+  if v ~= v or v >= IMAX or v < -IMAX then
+    error(format("bad argument #%d to '%s' (%s)", n, f, NO_INTEGER), 3)
+  end
   if v >= 0 then return floor(v) end
   return ceil(v)
 end
 local function ct(v, n, f)
   error(bad(n, f, "table", v), 3)
 end
+-- A call that did not return normally, raised as a Lua string at the caller's line: either
+-- Bridge.call caught an exception (ok, v == R; the text is pending) or lupa failed before
+-- it ran (not ok; v is what lupa raised, a Python object D describes, or a Lua string).
+local function raise(ok, v, slot)
+  local message = v
+  if ok then
+    message = E()
+  elseif type(v) ~= "string" then
+    local described, text = pcall(D, v, slot)
+    -- D itself failing means Python could not even build a string: out of memory.
+    message = (described and type(text) == "string") and text or OUT_OF_MEMORY
+  end
+  error(message, 3)
+end
 """
 
 _ARG_CHECKS = {
     "string": 'if type({a}) ~= "string" then {a} = cs({a}, {n}, "{f}") end',
     "number": 'if type({a}) ~= "number" then {a} = cn({a}, {n}, "{f}") end',
-    "int": 'if type({a}) ~= "number" or {a} % 1 ~= 0 then {a} = ci({a}, {n}, "{f}") end',
-    "optint": 'if {a} == nil then {a} = {d} elseif type({a}) ~= "number" or {a} % 1 ~= 0 then '
+    "int": 'if type({a}) ~= "number" or {a} % 1 ~= 0 or {a} >= IMAX or {a} < -IMAX then '
     '{a} = ci({a}, {n}, "{f}") end',
+    "optint": 'if {a} == nil then {a} = {d} elseif type({a}) ~= "number" or {a} % 1 ~= 0 '
+    'or {a} >= IMAX or {a} < -IMAX then {a} = ci({a}, {n}, "{f}") end',
     "table": 'if type({a}) ~= "table" then ct({a}, {n}, "{f}") end',
     "opttable": 'if {a} ~= nil and type({a}) ~= "table" then ct({a}, {n}, "{f}") end',
     "raw": "",
 }
 
+# Every wrapper calls through pcall and checks for R first (see `raise`), then shapes the
+# result by its ReturnStyle.
+_CALL = "local ok, v = pcall(F, {args}) if not ok or v == R then raise(ok, v, {slot}) end\n"
 _RETURNS = {
-    "value": "return F({args})",
-    "value_or_raise": "local v = F({args}) if v == nil then local e = E() "
-    "if e ~= nil then error(e, 2) end end return v",
-    "none": "local e = F({args}) if e ~= nil then error(e, 2) end",
-    "pair": "local v = F({args}) if v == nil then return nil, E() end return v, nil",
-    "value_or_error": "local v = F({args}) if v == nil then local e = E() "
-    "if e ~= nil then return nil, e end end return v",
+    "value": "return v",
+    "value_or_raise": "if v == nil then local e = E() if e ~= nil then error(e, 2) end end "
+    "return v",
+    "none": "",
+    "pair": "if v == nil then return nil, E() end return v, nil",
+    "value_or_error": "if v == nil then local e = E() if e ~= nil then return nil, e end end "
+    "return v",
 }
 
 
@@ -295,22 +441,19 @@ def _wrapper_source(module: str, fn: LuaFunction, slot: int) -> str:
     if fn.check:
         lines.append(fn.check + "\n")
     call_args = ", ".join([str(slot), *names])
-    lines.append(_RETURNS[fn.returns].format(args=call_args) + "\nend")
+    lines.append(_CALL.format(args=call_args, slot=slot))
+    lines.append(_RETURNS[fn.returns] + "\nend")
     return f'M["{fn.name}"] = {"".join(lines)}\n'
-
-
-def implementations(modules: Iterable[ModuleSpec]) -> tuple[Implementation, ...]:
-    """Every implementation, numbered as `generate_source` numbers the wrappers."""
-    return tuple(fn.impl for spec in modules for fn in spec.functions)
 
 
 def generate_source(modules: Iterable[ModuleSpec]) -> str:
     """The Lua chunk that builds every module table and assigns the globals, in order.
 
-    The chunk is called with (F, G, N, E): F is `Bridge.call`, G the table receiving the
-    globals, N formats numbers, E takes the pending failure.
+    The chunk is called with (F, G, N, E, D) — see `Bridge.install`: F is `Bridge.call`,
+    G the table receiving the globals, N formats numbers, E takes the pending failure, D
+    describes a failed crossing. It returns R, the marker `Bridge.call` answers on failure.
     """
-    parts = [_PRELUDE]
+    parts = [_CONSTANTS, _PRELUDE]
     index = 0
     for spec in modules:
         parts.append("do local M = {}\n")
@@ -318,4 +461,5 @@ def generate_source(modules: Iterable[ModuleSpec]) -> str:
             parts.append(_wrapper_source(spec.name, fn, index))
             index += 1
         parts.append(f'G["{spec.name}"] = M end\n')
+    parts.append("return R\n")
     return "".join(parts)

@@ -62,9 +62,15 @@ def _is_digit(text: str, index: int) -> bool:
     return index < len(text) and "0" <= text[index] <= "9"
 
 
+_WINDOW = 10
+"""Enough text to recognise any named element (`January`, `-07:00:00`...)."""
+
+
 def _element_at(layout: str, i: int) -> tuple[str, int, int] | None:
     """The element starting at `layout[i]` as (std, length, fraction digits), if any."""
-    rest = layout[i:]
+    # A short window, not layout[i:]: copying the rest at every position made long layouts
+    # quadratic. Fractions (any number of digits) are measured in `layout` itself.
+    rest = layout[i : i + _WINDOW]
     c = rest[0]
     if c == "J" and rest.startswith("Jan"):
         if rest.startswith("January"):
@@ -104,11 +110,12 @@ def _element_at(layout: str, i: int) -> tuple[str, int, int] | None:
             if rest.startswith(text):
                 return std, len(text), 0
     elif c in ".," and len(rest) > 1 and rest[1] in "09":
-        end = 1
-        while end < len(rest) and rest[end] == rest[1]:
+        end = i + 1
+        while end < len(layout) and layout[end] == rest[1]:
             end += 1
-        if not _is_digit(rest, end):
-            return ("FracSecond0" if rest[1] == "0" else "FracSecond9"), end, end - 1
+        if not _is_digit(layout, end):
+            std = "FracSecond0" if rest[1] == "0" else "FracSecond9"
+            return std, end - i, end - i - 1
     return None
 
 
@@ -286,17 +293,23 @@ class _Bad(Exception):
 
 
 def _skip(value: str, prefix: str) -> str:
-    while prefix:
-        if prefix[0] == " ":
-            if value and value[0] != " ":
+    """`value` after the literal `prefix`; a run of spaces matches any run of spaces."""
+    # Indexes, not slices: slicing one character at a time was quadratic in the prefix.
+    v = p = 0
+    while p < len(prefix):
+        if prefix[p] == " ":
+            if v < len(value) and value[v] != " ":
                 raise _Bad
-            prefix = prefix.lstrip(" ")
-            value = value.lstrip(" ")
+            while p < len(prefix) and prefix[p] == " ":
+                p += 1
+            while v < len(value) and value[v] == " ":
+                v += 1
             continue
-        if not value or value[0] != prefix[0]:
+        if v >= len(value) or value[v] != prefix[p]:
             raise _Bad
-        prefix, value = prefix[1:], value[1:]
-    return value
+        p += 1
+        v += 1
+    return value[v:]
 
 
 def _getnum(value: str, fixed: bool, width: int = 2) -> tuple[int, str]:

@@ -13,6 +13,7 @@ import secrets
 
 from lunard.ids import new_id
 from lunard.worker.modules.bridge import Bridge, LuaFunction, ModuleSpec
+from lunard.worker.modules.errors import ArgumentError
 
 _ALPHANUMERIC = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 
@@ -29,9 +30,9 @@ def random_float(bridge: Bridge) -> float:
     return std_random.random()
 
 
-def random_string(bridge: Bridge, length: int) -> bytes | None:
+def random_string(bridge: Bridge, length: int) -> bytes:
     if _too_large(bridge, length):
-        return bridge.fail(f"length too large, got {length}")
+        raise ArgumentError(1, f"length too large, got {length}")
     return "".join(secrets.choice(_ALPHANUMERIC) for _ in range(length)).encode()
 
 
@@ -72,7 +73,6 @@ MODULE = ModuleSpec(
             "string",
             random_string,
             ("int",),
-            returns="value_or_raise",
             check="if a1 <= 0 then error(format(\"bad argument #1 to 'string' (length must be "
             'positive, got %d)", a1), 2) end',
         ),

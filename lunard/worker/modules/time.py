@@ -4,16 +4,20 @@
 `gotime`). `sleep` never outlives the execution: when the deadline comes first it returns at
 the deadline and raises upstream's `context deadline exceeded` at the caller's line, which is
 what the next VM instruction does upstream.
+
+Both numbers are truncated to integers, so NaN, ±inf and numbers past the int64 range are
+argument errors (`number has no integer representation`), as for every integer argument.
 """
 
 from __future__ import annotations
 
 import time as std_time
 
-from lunard.worker.modules.bridge import Bridge, LuaFunction, ModuleSpec, as_int, as_text
+from lunard.worker.modules.bridge import Bridge, LuaFunction, ModuleSpec, as_text, whole_number
+from lunard.worker.modules.errors import HostError
 from lunard.worker.modules.gotime import ParseError, format_time, parse_time
 
-DEADLINE_MESSAGE = b"context deadline exceeded"
+DEADLINE_MESSAGE = "context deadline exceeded"
 
 
 def now(bridge: Bridge) -> int:
@@ -21,7 +25,8 @@ def now(bridge: Bridge) -> int:
 
 
 def format_(bridge: Bridge, timestamp: float, layout: str | bytes) -> bytes:
-    return format_time(as_int(timestamp), as_text(layout)).encode("utf-8", "surrogateescape")
+    seconds = whole_number(timestamp, 1)
+    return format_time(seconds, as_text(layout)).encode("utf-8", "surrogateescape")
 
 
 def parse(bridge: Bridge, value: str | bytes, layout: str | bytes) -> int | None:
@@ -31,17 +36,17 @@ def parse(bridge: Bridge, value: str | bytes, layout: str | bytes) -> int | None
         return bridge.fail(str(exc).encode("utf-8", "surrogateescape"))
 
 
-def sleep(bridge: Bridge, milliseconds: float) -> bytes | None:
-    """Sleep, or up to the deadline and then return the timeout message to raise."""
-    wanted = as_int(milliseconds) / 1000
+def sleep(bridge: Bridge, milliseconds: float) -> None:
+    """Sleep, or up to the deadline and then raise the timeout message."""
+    wanted = whole_number(milliseconds, 1) / 1000
     if wanted <= 0:
-        return None
+        return
     remaining = bridge.host.remaining()
     if wanted < remaining:
         std_time.sleep(wanted)
-        return None
+        return
     std_time.sleep(remaining)
-    return DEADLINE_MESSAGE
+    raise HostError(DEADLINE_MESSAGE)
 
 
 MODULE = ModuleSpec(

@@ -105,7 +105,9 @@ class World:
         base_url: str = "http://localhost:8080",
         timeout: float = 5.0,
         limits: JobLimits = DEFAULT_LIMITS,
+        outbound: OutboundClient | None = None,
     ) -> Execution:
+        """A fresh execution; `timeout` may be negative (the deadline has already passed)."""
         host = HostContext(
             function_id=function_id,
             execution_id="exec-123",
@@ -116,7 +118,7 @@ class World:
             state=self.conn,
             deadline=time.monotonic() + timeout,
             limits=limits,
-            outbound=self.outbound,
+            outbound=self.outbound if outbound is None else outbound,
         )
         return Execution(host, self.runtime)
 
