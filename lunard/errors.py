@@ -63,8 +63,16 @@ class PayloadTooLarge(LunardError):
     status = 413
 
 
+class Throttled(LunardError):
+    """The function's own concurrency setting forbids the run now (429, like Lambda's
+    `TooManyRequests` for a function whose reserved concurrency is 0)."""
+
+    status = 429
+
+
 class Overloaded(LunardError):
-    """The execution queue is full; retry later (503 with Retry-After)."""
+    """The execution queue, or this function's share of it, is full; retry later (503 with
+    Retry-After)."""
 
     status = 503
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Protocol
 
 import trio
 
@@ -51,28 +52,48 @@ def stored_event_json(event: HttpEvent) -> str:
     )
 
 
-def enqueue(pool: trio.MemorySendChannel[ExecRequest], request: ExecRequest) -> None:
-    """Queue `request` on the pool, or raise `Overloaded` at once when the queue is full
-    (503 with Retry-After for HTTP callers; a skipped run for the scheduler)."""
+QUEUE_FULL = "Too many executions queued, retry later"
+SHARE_FULL = (
+    "Too many executions of this function queued (its share of the queue is full), retry later"
+)
+THROTTLED = "Function is throttled (max_concurrency is 0)"
+
+
+class PoolInbox(Protocol):
+    """Where requests for the pool go: the pool's `JobQueue`, or any memory channel.
+
+    `send_nowait` never blocks. It raises `Overloaded` (or `trio.WouldBlock`) when there is
+    no room, `Throttled` for a function that may not run, and `trio.ClosedResourceError`
+    (or `BrokenResourceError`) once the pool is gone.
+    """
+
+    def send_nowait(self, request: ExecRequest, /) -> None: ...
+
+
+def enqueue(pool: PoolInbox, request: ExecRequest) -> None:
+    """Queue `request` on the pool, or raise at once: `Overloaded` when the queue or the
+    function's share of it is full (503 with Retry-After for HTTP callers; a skipped run for
+    the scheduler), `Throttled` when the function's `max_concurrency` is 0."""
     try:
         pool.send_nowait(request)
     except trio.WouldBlock:
-        raise Overloaded("Too many executions queued, retry later") from None
+        raise Overloaded(QUEUE_FULL) from None
     except (trio.BrokenResourceError, trio.ClosedResourceError):
         raise InternalError("Execution pool is not running") from None
 
 
 async def execute(
-    pool: trio.MemorySendChannel[ExecRequest],
+    pool: PoolInbox,
     job: Job,
     *,
     trigger: Trigger,
     event_json: str,
     save_response: bool,
+    max_concurrency: int | None = None,
 ) -> ExecOutcome:
     """Queue `job` on the pool and wait for its one answer; it is never queued twice."""
     send, receive = trio.open_memory_channel[ExecOutcome](1)
-    enqueue(pool, ExecRequest(job, trigger, event_json, save_response, send))
+    enqueue(pool, ExecRequest(job, trigger, event_json, save_response, send, max_concurrency))
     async with receive:
         try:
             return await receive.receive()

@@ -23,8 +23,8 @@ import trio
 from lunard.config import Config
 from lunard.cron import CronError, next_fire
 from lunard.errors import Overloaded
-from lunard.jobs import build_job, execute, stored_event_json
-from lunard.messages import ExecOutcome, ExecRequest, HttpEvent, ScheduleChanged
+from lunard.jobs import PoolInbox, build_job, execute, stored_event_json
+from lunard.messages import ExecOutcome, HttpEvent, ScheduleChanged
 from lunard.state.db import StateStore
 from lunard.state.runtime import RuntimeTarget, load_target
 
@@ -100,9 +100,10 @@ class Scheduler:
 
     Sends: one `ExecRequest` (trigger "cron") to the pool per tick, through `jobs.execute`,
     each run in its own task. A tick is skipped, and logged, when the function's previous
-    run is still going, when the pool queue is full, or when the function no longer exists,
-    is disabled (its schedule is then dropped) or has no active version. A failing run is
-    logged; it never stops the scheduler.
+    run is still going, when the pool queue (or the function's share of it) is full, when
+    its `max_concurrency` is 0 (the schedule is kept), or when the function no longer
+    exists, is disabled (its schedule is then dropped) or has no active version. A failing
+    run is logged; it never stops the scheduler.
 
     Fire times come from `cron.next_fire` in `config.timezone`, like
     `GET /api/functions/{id}/next-run`, so the instant shown is the instant that fires.
@@ -115,7 +116,7 @@ class Scheduler:
         *,
         config: Config,
         state: StateStore,
-        pool: trio.MemorySendChannel[ExecRequest],
+        pool: PoolInbox,
         inbox_size: int = 1024,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -242,6 +243,14 @@ class Scheduler:
         if target.version_id is None:
             log.warning("Cron run skipped: no active version function_id=%s", function_id)
             return
+        if target.max_concurrency == 0:
+            log.warning(
+                "Cron run skipped: max_concurrency is 0 function_id=%s name=%s schedule=%r",
+                function_id,
+                target.name,
+                schedule,
+            )
+            return
         if function_id in self._running:
             log.warning(
                 "Cron run skipped: previous run still in progress function_id=%s name=%s "
@@ -265,6 +274,7 @@ class Scheduler:
                 trigger="cron",
                 event_json=stored_event_json(event),
                 save_response=target.save_response,
+                max_concurrency=target.max_concurrency,
             )
         except Overloaded as exc:
             log.warning(

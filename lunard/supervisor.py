@@ -159,6 +159,7 @@ async def _serve(
         state_path=state.path,
         worker_address_space_mb=config.worker_address_space_mb,
         records=records.writes,
+        function_max_workers=config.function_max_workers,
     )
     await _start(nursery, readiness, "pool", pool.run)
     scheduler = Scheduler(config=config, state=state, pool=pool.inbox)

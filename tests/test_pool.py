@@ -17,7 +17,7 @@ import pynng
 import pytest
 import trio
 
-from lunard.errors import Overloaded
+from lunard.errors import InternalError, Overloaded
 from lunard.ids import new_id
 from lunard.jobs import enqueue
 from lunard.messages import (
@@ -46,7 +46,12 @@ class Running:
 
 
 async def start_pool(
-    nursery: trio.Nursery, tmp_path: Path, *, workers: int = 1, queue_size: int = 8
+    nursery: trio.Nursery,
+    tmp_path: Path,
+    *,
+    workers: int = 1,
+    queue_size: int = 8,
+    function_max_workers: int = 0,
 ) -> Running:
     store = StateStore.open(tmp_path)
     store.close()
@@ -60,6 +65,7 @@ async def start_pool(
         state_path=store.path,
         worker_address_space_mb=1024,
         records=writes,
+        function_max_workers=function_max_workers,
     )
     await nursery.start(pool.run)
     return Running(pool, records)
@@ -79,7 +85,7 @@ def job(code: str, **overrides: Any) -> Job:
 
 
 def submit(
-    pool: Pool, the_job: Job, *, save_response: bool = False
+    pool: Pool, the_job: Job, *, save_response: bool = False, max_concurrency: int | None = None
 ) -> trio.MemoryReceiveChannel[ExecOutcome]:
     reply, answers = trio.open_memory_channel[ExecOutcome](1)
     enqueue(
@@ -90,6 +96,7 @@ def submit(
             event_json='{"method":"GET"}',
             save_response=save_response,
             reply=reply,
+            max_concurrency=max_concurrency,
         ),
     )
     return answers
@@ -308,13 +315,29 @@ async def test_shutdown_stops_every_worker(tmp_path: Path) -> None:
     assert list((tmp_path / "run").iterdir()) == []
 
 
+async def test_shutdown_answers_calls_still_waiting(tmp_path: Path) -> None:
+    async with trio.open_nursery() as nursery:
+        running = await start_pool(nursery, tmp_path)
+        busy = job(FOREVER, timeout_s=60.0)
+        submit(running.pool, busy)
+        await running.pool.wait_running(busy.execution_id)
+        waiting = submit(running.pool, job(HELLO))
+        nursery.cancel_scope.cancel()
+    # Never started, yet answered exactly once; and the stopped pool takes nothing more.
+    outcome = waiting.receive_nowait()
+    assert outcome.result.error is not None
+    assert "shutting down" in outcome.result.error
+    with pytest.raises(InternalError, match="not running"):
+        submit(running.pool, job(HELLO))
+
+
 async def test_two_workers_run_in_parallel(nursery: trio.Nursery, tmp_path: Path) -> None:
     running = await start_pool(nursery, tmp_path, workers=2)
     busy = job(FOREVER, timeout_s=60.0)
     submit(running.pool, busy)
     busy_pid = await running.pool.wait_running(busy.execution_id)
-    # The other worker still serves while one is stuck.
-    outcome = await execute(running.pool, job(HELLO))
+    # The other worker still serves (another function) while one is stuck.
+    outcome = await execute(running.pool, job(HELLO, function_id="another"))
     assert outcome.result.response is not None
     assert outcome.result.response.body == b"hello"
     assert running.pool.running() == {busy.execution_id: busy_pid}

@@ -401,3 +401,24 @@ async def test_failing_runs_never_stop_the_scheduler(
         f"Cron run skipped: Too many executions queued, retry later {tail}"
     )
     assert one("Cron execution completed successfully").endswith("duration_ms=7 status=200")
+
+
+async def test_max_concurrency_zero_skips_the_tick_and_keeps_the_schedule(
+    autojump_clock: trio.testing.MockClock, state: StateStore, logs: pytest.LogCaptureFixture
+) -> None:
+    fid = add_function(state, "capped")
+    update(state, "UPDATE functions SET max_concurrency = 0 WHERE id = ?", fid)
+    h = Harness(state, start=BASE + 10)
+    async with h.running():
+        await h.sleep_until_wall(BASE + 310)
+        h.assert_nothing_sent()
+        assert (
+            f"Cron run skipped: max_concurrency is 0 function_id={fid} name=capped "
+            f"schedule='{EVERY_5}'"
+        ) in messages(logs)
+
+        # No ScheduleChanged needed: the schedule stayed, the next tick reads the new cap.
+        update(state, "UPDATE functions SET max_concurrency = 2 WHERE id = ?", fid)
+        request = await h.next_run(BASE + 600)
+        assert request.max_concurrency == 2  # it travels to the pool with the run
+        await answer(request)

@@ -12,7 +12,8 @@ import trio
 from quart import current_app
 
 from lunard.config import Config
-from lunard.messages import ExecRequest, ScheduleChanged
+from lunard.jobs import PoolInbox
+from lunard.messages import ScheduleChanged
 from lunard.state import StateStore
 
 if TYPE_CHECKING:
@@ -48,7 +49,7 @@ class AppDeps:
     api_key: str
     readiness: Readiness
     device_auth: DeviceAuthStore
-    pool: trio.MemorySendChannel[ExecRequest] | None = None
+    pool: PoolInbox | None = None
     sink: trio.MemorySendChannel[Any] | None = None
     scheduler: trio.MemorySendChannel[ScheduleChanged] | None = None
     pool_stats: PoolStats | None = None

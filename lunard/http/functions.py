@@ -3,6 +3,10 @@
 Bodies are type-checked first (a mismatch is 400 `Invalid request body`, like upstream's
 decoder), then validated (400 `<field>: <message>`), and only then is the function looked
 up, so a bad body for an unknown id is still a 400. Every write is one state transaction.
+
+`max_concurrency` is lunard's own field (DECISIONS 17, no upstream counterpart): the
+workers the function's calls may hold at once, 0 to refuse its runs (429 on `/fn`), `null`
+for no cap. Unlike upstream's fields, an explicit `null` is not "absent": it clears the cap.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import trio
 from quart import Blueprint, Response
 
 from lunard import cron
-from lunard.errors import BadRequest, InternalError
+from lunard.errors import BadRequest, InternalError, ValidationError
 from lunard.http.auth import require_auth
 from lunard.http.deps import deps
 from lunard.http.responses import (
@@ -40,6 +44,9 @@ from lunard.validation import (
 log = logging.getLogger(__name__)
 
 bp = Blueprint("functions", __name__)
+
+# Any value past the worker count behaves like no cap; the bound keeps it a sane integer.
+MAX_CONCURRENCY_LIMIT = 10_000
 
 
 # --------------------------------------------------------------------------- body helpers
@@ -77,6 +84,32 @@ def parse_update(data: dict[str, Any]) -> FunctionUpdate:
         cron_status=string_field(data, "cron_status"),
         save_response=optional_field(data, "save_response", bool),
     )
+
+
+def parse_max_concurrency(data: dict[str, Any]) -> store.ConcurrencyLimit | None:
+    """`max_concurrency` when the body has the key (an explicit null is "no cap"), else
+    None; only type-checked here."""
+    if "max_concurrency" not in data:
+        return None
+    return store.ConcurrencyLimit(optional_field(data, "max_concurrency", int))
+
+
+def validate_max_concurrency(limit: store.ConcurrencyLimit | None) -> None:
+    """0 to MAX_CONCURRENCY_LIMIT, or null."""
+    if limit is None or limit.value is None:
+        return
+    if not 0 <= limit.value <= MAX_CONCURRENCY_LIMIT:
+        raise ValidationError(
+            "max_concurrency",
+            f"max_concurrency must be between 0 and {MAX_CONCURRENCY_LIMIT}, or null for no limit",
+        )
+
+
+def validate_changes(update: FunctionUpdate, limit: store.ConcurrencyLimit | None) -> None:
+    """An update body: upstream's rules, then ours; `max_concurrency` alone is a change."""
+    if limit is None or not update.is_empty():
+        validate_update(update)
+    validate_max_concurrency(limit)
 
 
 def parse_env(data: dict[str, Any]) -> dict[str, str] | None:
@@ -144,8 +177,13 @@ async def create_function() -> Response:
     name = string_field(data, "name") or ""
     description = string_field(data, "description")
     code = string_field(data, "code") or ""
+    limit = parse_max_concurrency(data)
     validate_create(name, description, code)
-    created = await deps().state.call(lambda c: store.create_function(c, name, description, code))
+    validate_max_concurrency(limit)
+    max_concurrency = None if limit is None else limit.value
+    created = await deps().state.call(
+        lambda c: store.create_function(c, name, description, code, max_concurrency)
+    )
     notify_scheduler(created["id"])
     return json_response(created)
 
@@ -170,9 +208,12 @@ async def get_function(function_id: str) -> Response:
 @require_auth
 async def update_function(function_id: str) -> Response:
     """Partial update; `code` adds an active version. 200 with an empty body."""
-    update = parse_update(await read_json_object())
-    validate_update(update)
-    await deps().state.call(lambda c: store.update_function(c, function_id, update))
+    data = await read_json_object()
+    update = parse_update(data)
+    limit = parse_max_concurrency(data)
+    validate_changes(update, limit)
+    # No cache to refresh: /fn and the scheduler read the function at every call.
+    await deps().state.call(lambda c: store.update_function(c, function_id, update, limit))
     if update.touches_schedule():
         notify_scheduler(function_id)
     return empty_response(200)

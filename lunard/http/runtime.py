@@ -3,8 +3,11 @@
 These are the hot path, so they are served as a plain ASGI layer in front of the Quart app
 (Quart's request machinery costs about a quarter of a hello-world's time); everything else
 falls through to Quart. Checks run in upstream's order (404 unknown, 403 disabled, 500 no
-active version), then the call goes to the pool as an `ExecRequest` and the worker's answer
-becomes the response. The pool records the execution through the sink, success or failure.
+active version), then lunard's own: 429 when the function's `max_concurrency` is 0 (Lambda
+answers a function with reserved concurrency 0 the same way; nothing is recorded). Then the
+call goes to the pool as an `ExecRequest` and the worker's answer becomes the response; a
+full queue, or a full share of it for this function, is 503 with Retry-After. The pool
+records the execution through the sink, success or failure.
 """
 
 from __future__ import annotations
@@ -19,11 +22,12 @@ from lunard.errors import (
     LunardError,
     NotFound,
     PayloadTooLarge,
+    Throttled,
 )
 from lunard.http.deps import AppDeps
 from lunard.http.errors import error_reply
 from lunard.http.middleware import ASGIApp, Receive, Scope, Send
-from lunard.jobs import build_job, execute, stored_event_json
+from lunard.jobs import THROTTLED, build_job, execute, stored_event_json
 from lunard.messages import HttpEvent, Job, JobResponse
 from lunard.state.runtime import load_target
 
@@ -147,6 +151,8 @@ class FunctionRuntime:
             raise Forbidden("Function is disabled")
         if target.version_id is None:
             raise InternalError("No active version found")
+        if target.max_concurrency == 0:
+            raise Throttled(THROTTLED)
         if d.pool is None:
             raise InternalError("Execution pool is not running")
 
@@ -158,6 +164,7 @@ class FunctionRuntime:
             trigger="http",  # DECISIONS 6: a public X-Trigger header never makes a cron run
             event_json=stored_event_json(event),
             save_response=target.save_response,
+            max_concurrency=target.max_concurrency,
         )
         headers = _platform_headers(job, outcome.duration_ms)
         reply = outcome.result.response

@@ -10,6 +10,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from lunard.errors import BadRequest, InternalError, NotFound
@@ -29,6 +30,7 @@ _UPDATABLE_COLUMNS = (
     "cron_schedule",
     "cron_status",
     "save_response",
+    "max_concurrency",
 )
 EMPTY_VERSION: dict[str, Any] = {
     "id": "",
@@ -42,6 +44,14 @@ EMPTY_VERSION: dict[str, Any] = {
 
 def _now() -> int:
     return int(time.time())
+
+
+@dataclass(frozen=True, slots=True)
+class ConcurrencyLimit:
+    """A validated `max_concurrency` to store: the workers a function's calls may hold at
+    once (0: its runs are refused), or None for no cap of its own."""
+
+    value: int | None
 
 
 # --------------------------------------------------------------------------- JSON shapes
@@ -80,6 +90,8 @@ def function_json(
         if row[name] is not None:
             data[name] = row[name]
     data["save_response"] = bool(row["save_response"])
+    # lunard's own field, always present: null means no cap (not "unset").
+    data["max_concurrency"] = row["max_concurrency"]
     data["created_at"] = row["created_at"]
     data["updated_at"] = row["updated_at"]
     data["scoped_data"] = scoped_data
@@ -136,15 +148,19 @@ def kv_entries(conn: sqlite3.Connection, scope: str) -> dict[str, str]:
 
 
 def create_function(
-    conn: sqlite3.Connection, name: str, description: str | None, code: str
+    conn: sqlite3.Connection,
+    name: str,
+    description: str | None,
+    code: str,
+    max_concurrency: int | None = None,
 ) -> dict[str, Any]:
     """Insert a function and its active version 1; return the FunctionWithActiveVersion."""
     now = _now()
     function_id = new_id(now)
     conn.execute(
-        "INSERT INTO functions (id, name, description, created_at, updated_at) "
-        "VALUES (?, ?, ?, ?, ?)",
-        (function_id, name, description, now, now),
+        "INSERT INTO functions (id, name, description, created_at, updated_at, max_concurrency) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        (function_id, name, description, now, now, max_concurrency),
     )
     version = create_version(conn, function_id, code, now)
     return function_json(require_function(conn, function_id), version)
@@ -195,8 +211,14 @@ def get_function(conn: sqlite3.Connection, function_id: str) -> dict[str, Any]:
     )
 
 
-def update_function(conn: sqlite3.Connection, function_id: str, update: FunctionUpdate) -> None:
-    """Apply a validated update: new active version for `code`, then the metadata.
+def update_function(
+    conn: sqlite3.Connection,
+    function_id: str,
+    update: FunctionUpdate,
+    limit: ConcurrencyLimit | None = None,
+) -> None:
+    """Apply a validated update: new active version for `code`, then the metadata (with
+    `limit`, the new `max_concurrency`, when given; its None value is stored as NULL).
 
     Upstream's answers for an unknown function are kept: 500 `Failed to create new version`
     when `code` is present, else 404. `updated_at` moves only with metadata.
@@ -207,6 +229,8 @@ def update_function(conn: sqlite3.Connection, function_id: str, update: Function
             raise InternalError("Failed to create new version")
         create_version(conn, function_id, update.code, _now())
     metadata = update.metadata()
+    if limit is not None:
+        metadata["max_concurrency"] = limit.value
     if not metadata:
         return
     if not exists:

@@ -68,4 +68,12 @@ MIGRATIONS: list[tuple[int, str]] = [
         );
         """,
     ),
+    (
+        2,
+        """
+        -- DECISIONS 17: a function's own cap on the workers its calls hold at once
+        -- (NULL: none, 0: its runs are refused).
+        ALTER TABLE functions ADD COLUMN max_concurrency INTEGER;
+        """,
+    ),
 ]

@@ -18,12 +18,14 @@ class RuntimeTarget:
     version_number: int | None
     code: str | None
     env: dict[str, str]
+    max_concurrency: int | None = None  # workers its calls may hold at once; None: no cap
 
 
 def load_target(conn: sqlite3.Connection, function_id: str) -> RuntimeTarget | None:
     """The function with its active version and env vars, or None if it does not exist."""
     row = conn.execute(
-        "SELECT f.name, f.disabled, f.save_response, v.id AS vid, v.version, v.code "
+        "SELECT f.name, f.disabled, f.save_response, f.max_concurrency, "
+        "v.id AS vid, v.version, v.code "
         "FROM functions f LEFT JOIN function_versions v "
         "ON v.function_id = f.id AND v.is_active = 1 WHERE f.id = ?",
         (function_id,),
@@ -44,6 +46,7 @@ def load_target(conn: sqlite3.Connection, function_id: str) -> RuntimeTarget | N
         version_number=row["version"],
         code=row["code"],
         env=env,
+        max_concurrency=row["max_concurrency"],
     )
 
 

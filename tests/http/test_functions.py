@@ -16,7 +16,14 @@ from lunard.config import Config
 from lunard.http.app import create_app
 from lunard.http.deps import AppDeps, Readiness
 from lunard.http.device_auth import DeviceAuthStore
-from lunard.messages import DeleteRecords, ScheduleChanged
+from lunard.messages import (
+    DeleteRecords,
+    ExecOutcome,
+    ExecRequest,
+    JobResponse,
+    JobResult,
+    ScheduleChanged,
+)
 from lunard.state import StateStore
 from tests.http.helpers import CODE, create, fetch
 
@@ -529,3 +536,122 @@ async def test_function_without_active_version(wired_app: tuple[QuartTrio, Inbox
     response = await client.get("/api/functions/noversions0000000000", headers=AUTH)
     assert response.status_code == 500
     assert await response.get_json() == {"error": "No active version found"}
+
+
+# --------------------------------------------------------------------------- max_concurrency
+
+MAX_CONCURRENCY_RANGE = (
+    "max_concurrency: max_concurrency must be between 0 and 10000, or null for no limit"
+)
+
+
+def test_max_concurrency_is_null_unless_set_on_create(api: httpx.Client) -> None:
+    plain = create(api)
+    assert plain["max_concurrency"] is None
+    assert fetch(api, plain["id"])["max_concurrency"] is None
+    capped = create(api, max_concurrency=3)
+    assert capped["max_concurrency"] == 3
+    assert fetch(api, capped["id"])["max_concurrency"] == 3
+    listed = api.get("/api/functions?limit=100").json()["functions"]
+    assert {f["id"]: f["max_concurrency"] for f in listed}[capped["id"]] == 3
+
+
+def test_max_concurrency_is_updated_alone_and_cleared_with_null(api: httpx.Client) -> None:
+    function_id = create(api)["id"]
+    path = f"/api/functions/{function_id}"
+    before = fetch(api, function_id)
+    response = api.put(path, json={"max_concurrency": 2})  # the only field: a valid update
+    assert (response.status_code, response.content) == (200, b"")
+    after = fetch(api, function_id)
+    assert after["max_concurrency"] == 2
+    assert after["updated_at"] >= before["updated_at"]
+    assert api.put(path, json={"name": "renamed"}).status_code == 200  # absent: unchanged
+    assert fetch(api, function_id)["max_concurrency"] == 2
+    assert api.put(path, json={"max_concurrency": None}).status_code == 200  # null: no cap
+    assert fetch(api, function_id)["max_concurrency"] is None
+
+
+def test_max_concurrency_zero_answers_429_and_runs_nothing(
+    api: httpx.Client, anon: httpx.Client
+) -> None:
+    function_id = create(api)["id"]
+    path = f"/api/functions/{function_id}"
+    assert api.put(path, json={"max_concurrency": 0}).status_code == 200
+    response = anon.post(f"/fn/{function_id}")
+    assert error_of(response, 429) == "Function is throttled (max_concurrency is 0)"
+    assert "X-Execution-Id" not in response.headers
+    assert api.get(f"{path}/executions").json()["pagination"]["total"] == 0
+
+    # The next call sees the change: nothing about the function is cached between calls.
+    assert api.put(path, json={"max_concurrency": 1}).status_code == 200
+    assert anon.post(f"/fn/{function_id}").status_code == 200
+    assert api.put(path, json={"max_concurrency": 0}).status_code == 200
+    assert anon.post(f"/fn/{function_id}").status_code == 429
+    assert api.put(path, json={"max_concurrency": None}).status_code == 200
+    assert anon.post(f"/fn/{function_id}").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (-1, MAX_CONCURRENCY_RANGE),
+        (10_001, MAX_CONCURRENCY_RANGE),
+        (2**70, MAX_CONCURRENCY_RANGE),
+        ("2", "Invalid request body"),
+        (True, "Invalid request body"),
+        (1.5, "Invalid request body"),
+        ([1], "Invalid request body"),
+    ],
+)
+def test_max_concurrency_rejects_invalid_values(
+    api: httpx.Client, value: Any, message: str
+) -> None:
+    body = {"name": "capped", "code": CODE, "max_concurrency": value}
+    assert error_of(api.post("/api/functions", json=body), 400) == message
+    created = create(api, max_concurrency=4)
+    path = f"/api/functions/{created['id']}"
+    assert error_of(api.put(path, json={"max_concurrency": value}), 400) == message
+    assert error_of(api.put(path, json={"name": "x", "max_concurrency": value}), 400) == message
+    assert fetch(api, created["id"])["max_concurrency"] == 4
+    assert fetch(api, created["id"])["name"] == created["name"]
+
+
+def test_max_concurrency_of_an_unknown_function(api: httpx.Client) -> None:
+    missing = "/api/functions/doesnotexist00000000"
+    assert error_of(api.put(missing, json={"max_concurrency": -1}), 400) == MAX_CONCURRENCY_RANGE
+    assert error_of(api.put(missing, json={"max_concurrency": 1}), 404) == "Function not found"
+
+
+async def test_max_concurrency_travels_with_the_call_to_the_pool(tmp_path: Path) -> None:
+    """The pool enforces the cap (tests/test_fairness.py); here: /fn hands it over."""
+    state = StateStore.open(tmp_path)
+    pool_send, pool_recv = trio.open_memory_channel[ExecRequest](1)
+    app = create_app(
+        AppDeps(
+            config=Config(data_dir=tmp_path),
+            state=state,
+            api_key="in-process-key",
+            readiness=Readiness(),
+            device_auth=DeviceAuthStore(),
+            pool=pool_send,
+        )
+    )
+    client = app.test_client()
+    created = await client.post(
+        "/api/functions", json={"name": "n", "code": CODE, "max_concurrency": 2}, headers=AUTH
+    )
+    function_id = (await created.get_json())["id"]
+    statuses: list[int] = []
+
+    async def call() -> None:
+        statuses.append((await client.post(f"/fn/{function_id}")).status_code)
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(call)
+        with trio.fail_after(10):
+            request = await pool_recv.receive()
+        assert (request.job.function_id, request.max_concurrency) == (function_id, 2)
+        result = JobResult(request.job.execution_id, JobResponse(200, {}, b"ok", False), None)
+        await request.reply.send(ExecOutcome(result, duration_ms=1))
+    assert statuses == [200]
+    state.close()

@@ -475,7 +475,7 @@ def test_full_queue_answers_503_with_retry_after(strict: Daemon) -> None:
 
     with strict.client() as api, strict.client(auth=False) as anon:
         slow = make(
-            api, handler("local t = os.clock() while os.clock() - t < 0.7 do end return {}")
+            api, handler("local t = os.clock() while os.clock() - t < 0.3 do end return {}")
         )
         responses: list[httpx.Response] = []
         lock = threading.Lock()
