@@ -7,6 +7,9 @@
 (b) The per-function report (`analytics.function_report`) over 1,000,000 executions, for
     a function owning all of them (worst case) and for one of 20 functions, over 30d; and
     the overview. 20 runs each on a cursor like the daemon's. Target: p95 <= 200 ms.
+    Also the SQL endpoint's runner (a sandbox process per query, `lunard.analytics_sql`)
+    beside the same SQL run on the cursor directly: the price of the sandbox.
+(c) The analytics limits: `bench.analytics_limits` (hostile queries, before and after).
 
 Run: `python -m bench.analytics` (or `analytics_bench()` from `bench/__main__.py`).
 """
@@ -23,12 +26,15 @@ from pathlib import Path
 import duckdb
 import trio
 
+from bench.analytics_limits import limits_bench
 from lunard import analytics, analytics_sql
+from lunard.duckdb_instance import instance_config
 from lunard.messages import ExecutionRecord, JobLog, RecordBatch
 from lunard.sink import Sink, _open, query
 
 NOW = 1_750_000_020  # a fixed clock, minute-aligned
 P99_SQL = "SELECT function_id, quantile_disc(duration_ms, 0.99) FROM executions GROUP BY ALL"
+LATEST_SQL = "SELECT * FROM executions ORDER BY created_at DESC LIMIT 100"
 
 
 def _batch(i: int, now: int) -> RecordBatch:
@@ -117,7 +123,9 @@ def report_bench(rows: int = 1_000_000, runs: int = 20) -> dict[str, dict[str, f
     results: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for functions in (1, 20):
-            conn = _open(Path(tmp) / f"records-{functions}.duckdb")
+            conn = _open(
+                Path(tmp) / f"records-{functions}.duckdb", instance_config(memory_mb=256, threads=1)
+            )
             try:
                 _generate(conn, rows, functions)
                 cur = conn.cursor()
@@ -129,17 +137,25 @@ def report_bench(rows: int = 1_000_000, runs: int = 20) -> dict[str, dict[str, f
                     results["overview, 20 fns, 30d"] = _timings(
                         partial(analytics.overview, cur, "30d", NOW), runs
                     )
-                    results["SQL endpoint runner, p99 by function"] = _timings(
-                        partial(analytics_sql.run_query, cur, P99_SQL), runs
-                    )
+                    for label, sql in (("p99 by function", P99_SQL), ("latest 100", LATEST_SQL)):
+                        results[f"SQL endpoint runner, {label}"] = _timings(
+                            partial(analytics_sql.run_query, cur, sql), runs
+                        )
+                        results[f"  same SQL on the cursor, {label}"] = _timings(
+                            partial(_direct, cur, sql), runs
+                        )
                 cur.close()
             finally:
                 conn.close()
     return results
 
 
+def _direct(cursor: duckdb.DuckDBPyConnection, sql: str) -> None:
+    cursor.execute(sql).fetchmany(analytics_sql.DEFAULT_ROW_LIMIT)
+
+
 def analytics_bench() -> None:
-    """Print the figures of (a) and (b) with their targets."""
+    """Print the figures of (a), (b) and (c), with their targets."""
     ingest = ingest_bench()
     print("(a) sink ingest, RecordBatch = 1 execution + 10 logs, real Sink actor")
     print(
@@ -150,6 +166,7 @@ def analytics_bench() -> None:
     print(f"    {'report':42} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}")
     for name, t in report_bench().items():
         print(f"    {name:42} {t['p50_ms']:8.1f} {t['p95_ms']:8.1f} {t['max_ms']:8.1f}")
+    limits_bench()
 
 
 if __name__ == "__main__":

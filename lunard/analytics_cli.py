@@ -27,8 +27,9 @@ import httpx
 
 from lunard import analytics, analytics_sql
 from lunard.datadir import API_KEY_FILE
+from lunard.duckdb_instance import SAFE_CONFIG
 from lunard.errors import LunardError
-from lunard.sink import RECORDS_FILE, SAFE_CONFIG
+from lunard.sink import RECORDS_FILE
 from lunard.state.db import STATE_FILE
 
 EXPORT_TABLES = {
@@ -71,6 +72,12 @@ def add_parser(commands: Any) -> None:
     query.add_argument("sql")
     query.add_argument("--limit", type=int, default=analytics_sql.DEFAULT_ROW_LIMIT)
     query.add_argument("--timeout", type=float, default=analytics_sql.DEFAULT_TIME_LIMIT)
+    query.add_argument(
+        "--memory-mb",
+        type=int,
+        default=analytics_sql.DEFAULT_MEMORY_MB,
+        help="memory the query may use, MiB (with --data-dir; a daemon uses its own setting)",
+    )
     export = sub.add_parser(
         "export", parents=[common], help="write the records as Parquet files (stopped daemon)"
     )
@@ -200,7 +207,14 @@ def _local(args: argparse.Namespace) -> Any:
             return report
         if command == "function":
             return analytics.function_report(conn, args.function_id, args.window, now)
-        result = analytics_sql.run_query(conn, args.sql, limit=args.limit, time_limit=args.timeout)
+        result = analytics_sql.run_query(
+            conn,
+            args.sql,
+            limit=args.limit,
+            time_limit=args.timeout,
+            memory_mb=args.memory_mb,
+            memory_setting="--memory-mb",
+        )
         return result.to_json()
     finally:
         conn.close()

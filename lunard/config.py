@@ -93,7 +93,9 @@ class Config:
         },
     )
     records_memory_mb: int = field(
-        default=256, metadata={"help": "memory limit of the records database (DuckDB), MiB"}
+        default=256, metadata={
+            "help": "memory limit of the records database and of each analytics query, MiB"
+        },
     )
     records_threads: int = field(
         default=1, metadata={"help": "threads the records database (DuckDB) may use"}

@@ -12,6 +12,7 @@ import pyarrow as pa
 import pytest
 
 from lunard import analytics
+from lunard.duckdb_instance import instance_config
 from lunard.errors import BadRequest
 from lunard.sink import _open
 
@@ -85,7 +86,8 @@ def busy_rows(function_id: str = "busy", now: int = NOW) -> list[dict[str, Any]]
 
 @pytest.fixture
 def conn(tmp_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
-    connection = _open(tmp_path / "records.duckdb")
+    # Opened the way the sink opens it: the reports must fit its memory bound, unspilled.
+    connection = _open(tmp_path / "records.duckdb", instance_config(memory_mb=256, threads=1))
     yield connection
     connection.close()
 

@@ -167,6 +167,28 @@ def test_query_from_a_data_dir_refuses_file_access(stopped: Seeded) -> None:
     assert "file system operations are disabled" in result.stderr
 
 
+def test_query_from_a_data_dir_is_bounded_by_memory_mb(stopped: Seeded) -> None:
+    sql = "SELECT length(string_agg(repeat('x', 1000000), '')) FROM range(100)"
+    data_dir = str(stopped.daemon.data_dir)
+    small = lunard("query", sql, "--memory-mb", "64", "--data-dir", data_dir)
+    large = lunard("query", sql, "--memory-mb", "512", "--json", "--data-dir", data_dir)
+
+    assert small.returncode == 1
+    assert "query needs more memory than the analytics limit of 64 MiB" in small.stderr
+    assert "raise --memory-mb" in small.stderr
+    assert large.returncode == 0, large.stderr
+    assert json.loads(large.stdout)["rows"] == [[100_000_000]]
+
+
+def test_query_from_a_data_dir_refuses_side_effects(stopped: Seeded) -> None:
+    result = lunard(
+        "query", "SELECT * FROM checkpoint()", "--data-dir", str(stopped.daemon.data_dir)
+    )
+
+    assert result.returncode == 1
+    assert "refused: checkpoint() is not allowed" in result.stderr
+
+
 def test_export_parquet(stopped: Seeded, tmp_path: Path) -> None:
     out = tmp_path / "export"
     result = lunard(

@@ -3,11 +3,13 @@
 - `GET /api/analytics/overview?window=1h|24h|7d|30d` — every function's figures + totals.
 - `GET /api/functions/{id}/analytics?window=…` — one function's report (404 if unknown).
 - `POST /api/analytics/query` `{"sql": "...", "limit": N, "timeout": S}` — one read-only
-  SELECT over `executions`, `logs`, `ai_requests`, `email_requests` (see
-  `lunard.analytics_sql` for what is refused and how).
+  SELECT over `executions`, `logs`, `ai_requests`, `email_requests`, in a sandbox process
+  bounded by `timeout` and by the `records_memory_mb` setting (see `lunard.analytics_sql`
+  for what is refused and how).
 
-Reports and queries run on a cursor of the records database on a thread of their own, after
-the sink has flushed, so they never block the sink's writes (`analytics_sql.on_cursor`).
+Reports run on a cursor of the records database on a thread of their own, after the sink
+has flushed, so they never block the sink's writes (`analytics_sql.on_cursor`); a query's
+thread uses such a cursor only to copy the columns its sandbox reads.
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ from lunard.state.runtime import function_exists
 bp = Blueprint("analytics", __name__)
 
 T = TypeVar("T")
-# Ad-hoc queries running at once; more wait their turn (each is bounded by its time limit).
+# Ad-hoc queries running at once; more wait their turn. Each is bounded by its time limit
+# and is one sandbox process of at most records_memory_mb + 160 MiB.
 QUERY_CONCURRENCY = 2
 _LIMITER_KEY = "lunard.analytics.query_limiter"
 
@@ -103,8 +106,11 @@ async def query() -> Response:
             f"timeout must be more than 0 and at most {analytics_sql.DEFAULT_TIME_LIMIT:g} seconds"
         )
     analytics_sql.check_sql(sql)  # refuse before queueing or touching the sink
+    memory_mb = deps().config.records_memory_mb
     async with _query_limiter():
         result = await _on_records(
-            lambda conn: analytics_sql.run_query(conn, sql, limit=limit, time_limit=time_limit)
+            lambda conn: analytics_sql.run_query(
+                conn, sql, limit=limit, time_limit=time_limit, memory_mb=memory_mb
+            )
         )
     return json_response(result.to_json())

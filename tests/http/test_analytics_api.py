@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -229,3 +230,72 @@ def test_runaway_query_is_stopped_at_the_time_limit(api: httpx.Client) -> None:
 )
 def test_query_body_errors(api: httpx.Client, body: dict[str, object], expected: str) -> None:
     assert expected in error_of(api.post("/api/analytics/query", json=body))
+
+
+# --------------------------------------------------------------------------- limits (issue 9)
+
+MEMORY_REFUSAL = re.compile(
+    r"^query needs more memory than the analytics limit of 256 MiB allows \(.+\); "
+    r"raise records_memory_mb or read fewer rows or columns$"
+)
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT length(string_agg(repeat('x', 1000000), '')) FROM range(3000)",
+        "SELECT repeat('x', 1000000000)",
+    ],
+)
+def test_memory_bombs_are_400_with_the_memory_limit(api: httpx.Client, sql: str) -> None:
+    response = api.post("/api/analytics/query", json={"sql": sql, "timeout": 3})
+
+    assert MEMORY_REFUSAL.match(error_of(response)), response.text
+    after = api.post("/api/analytics/query", json={"sql": "SELECT count(*) FROM executions"})
+    assert after.json()["rows"] == [[103]]
+
+
+def test_an_uninterruptible_call_is_stopped_at_the_time_limit(api: httpx.Client) -> None:
+    sql = "SELECT levenshtein(repeat('a', 100000), repeat('b', 100000))"
+    response = api.post("/api/analytics/query", json={"sql": sql, "timeout": 1})
+    assert error_of(response) == "query exceeded the time limit of 1s"
+
+
+def test_the_records_files_cannot_be_read(api: httpx.Client, seeded: Seeded) -> None:
+    for name in ("records.duckdb", "records.duckdb.wal"):
+        sql = f"SELECT size FROM read_blob('{seeded.daemon.data_dir / name}')"
+        message = error_of(api.post("/api/analytics/query", json={"sql": sql}))
+        assert "file system operations are disabled" in message
+
+
+@pytest.mark.parametrize(
+    ("sql", "expected"),
+    [
+        ("SELECT * FROM checkpoint()", "refused: checkpoint() is not allowed"),
+        ("SELECT * FROM force_checkpoint()", "refused: force_checkpoint() is not allowed"),
+        ("SELECT * FROM duckdb_settings()", "refused: duckdb_settings() is not allowed"),
+        ("SELECT path FROM duckdb_databases()", "refused: duckdb_databases() is not allowed"),
+        ("FROM pragma_database_list", "refused: duckdb_databases() is not allowed"),
+        ("SELECT * FROM duckdb_extensions()", "refused: duckdb_extensions() is not allowed"),
+        ("SELECT * FROM duckdb_temporary_files()", "refused: duckdb_temporary_files() is not"),
+        ("SELECT current_setting('temp_directory')", "refused: current_setting() is not allowed"),
+    ],
+)
+def test_catalog_settings_and_side_effects_are_refused_without_paths(
+    api: httpx.Client, seeded: Seeded, sql: str, expected: str
+) -> None:
+    message = error_of(api.post("/api/analytics/query", json={"sql": sql}))
+    assert message.startswith(expected), message
+    assert str(seeded.daemon.data_dir) not in message
+
+
+def test_the_memory_limit_is_the_records_memory_setting(tmp_path: Path) -> None:
+    daemon = start_daemon(tmp_path / "data", env={"LUNARD_RECORDS_MEMORY_MB": "64"})
+    try:
+        with daemon.client() as api:
+            sql = "SELECT length(string_agg(repeat('x', 1000000), '')) FROM range(100)"
+            message = error_of(api.post("/api/analytics/query", json={"sql": sql}))
+    finally:
+        daemon.stop()
+    assert message.startswith("query needs more memory than the analytics limit of 64 MiB")
+    assert message.endswith("raise records_memory_mb or read fewer rows or columns")
