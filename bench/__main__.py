@@ -14,6 +14,7 @@ import statistics
 from bench.analytics import analytics_bench
 from bench.durability import durability_bench
 from bench.harness import (
+    COUNTER,
     create_function,
     median_run,
     sequential_latencies,
@@ -23,14 +24,6 @@ from bench.harness import (
 )
 
 HELLO = 'function handler(ctx, event) return {statusCode = 200, body = "hello"} end'
-COUNTER = """
-function handler(ctx, event)
-  local n = tonumber(kv.get("n") or "0") + 1
-  kv.set("n", n)
-  log.info("count " .. n)
-  return {statusCode = 200, body = tostring(n)}
-end
-"""
 CPU_LOOP = "local x = 0 for i = 1, 3000000 do x = x + i end"
 CPU = f"""
 function handler(ctx, event)

@@ -3,16 +3,8 @@ process and fsync, three daemons side by side, rounds alternating so noise hits 
 
 from __future__ import annotations
 
-from bench.harness import WrkResult, create_function, median_run, start_lunard, wrk
+from bench.harness import COUNTER, WrkResult, create_function, median_run, start_lunard, wrk
 
-COUNTER = """
-function handler(ctx, event)
-  local n = tonumber(kv.get("n") or "0") + 1
-  kv.set("n", n)
-  log.info("count " .. n)
-  return {statusCode = 200, body = tostring(n)}
-end
-"""
 MODES = ("off", "process", "fsync")
 
 

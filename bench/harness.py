@@ -17,6 +17,15 @@ from pathlib import Path
 import httpx
 
 BENCH_KEY = "bench-admin-key"
+# The KV counter + log line every benchmark of the record path runs.
+COUNTER = """
+function handler(ctx, event)
+  local n = tonumber(kv.get("n") or "0") + 1
+  kv.set("n", n)
+  log.info("count " .. n)
+  return {statusCode = 200, body = tostring(n)}
+end
+"""
 
 
 def free_port() -> int:

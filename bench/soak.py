@@ -9,17 +9,11 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from bench.harness import create_function, start_lunard, wrk
+from bench.harness import COUNTER, create_function, start_lunard, wrk
 
 FUNCTIONS = {
     "hello": 'function handler(ctx, event) return {statusCode = 200, body = "hello"} end',
-    "counter": """
-function handler(ctx, event)
-  local n = tonumber(kv.get("n") or "0") + 1
-  kv.set("n", n)
-  log.info("count " .. n)
-  return {statusCode = 200, body = tostring(n)}
-end""",
+    "counter": COUNTER,
     "json": """
 function handler(ctx, event)
   local items = {}

@@ -94,6 +94,20 @@ async def _watch_signals(shutdown: trio.Event, notifier: Notifier) -> None:
     shutdown.set()
 
 
+def _setting_when_done(
+    run: Callable[..., Awaitable[Any]], done: trio.Event
+) -> Callable[..., Awaitable[None]]:
+    """`run` as an actor that sets `done` when it ends, however it ends."""
+
+    async def supervised(task_status: trio.TaskStatus[Any] = trio.TASK_STATUS_IGNORED) -> None:
+        try:
+            await run(task_status=task_status)
+        finally:
+            done.set()
+
+    return supervised
+
+
 @dataclass
 class _Records:
     """The records side as the other actors see it: where to send writes, whom to ask."""
@@ -126,14 +140,7 @@ async def _start_records(
         durability=config.durability,
     )
     done = trio.Event()
-
-    async def run_journal(task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        try:
-            await journal.run(task_status=task_status)
-        finally:
-            done.set()
-
-    await _start(nursery, readiness, "journal", run_journal)
+    await _start(nursery, readiness, "journal", _setting_when_done(journal.run, done))
     return _Records(writes=journal.inbox, sink=sink.inbox, done=done)
 
 
@@ -179,14 +186,7 @@ async def _serve(
     )
     server = HttpServer(app=create_app(app_deps), config=config, shutdown=shutdown, fd=listen_fd)
     http_done = trio.Event()
-
-    async def run_http(task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED) -> None:
-        try:
-            await server.run(task_status=task_status)
-        finally:
-            http_done.set()
-
-    url = await _start(nursery, readiness, "http", run_http)
+    url = await _start(nursery, readiness, "http", _setting_when_done(server.run, http_done))
     log.info(
         "lunard ready url=%s data_dir=%s execution_timeout=%ss workers=%d durability=%s",
         url,
