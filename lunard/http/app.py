@@ -14,6 +14,7 @@ from lunard.http import (
     ops,
     tokens,
     versions,
+    web,
 )
 from lunard.http.deps import AppDeps
 from lunard.http.errors import register_error_handlers
@@ -46,7 +47,9 @@ def create_app(app_deps: AppDeps) -> QuartTrio:
     for module in blueprints:
         app.register_blueprint(module.bp)
     register_error_handlers(app)
+    # The dashboard's files answer only what no Quart route knows (web.py), /fn goes first.
+    dashboard = web.WebAssets(app.asgi_app, app.url_map)  # type: ignore[arg-type]
     app.asgi_app = EdgeMiddleware(  # type: ignore[method-assign,assignment]
-        FunctionRuntime(app.asgi_app, app_deps)  # type: ignore[arg-type]
+        FunctionRuntime(dashboard, app_deps)
     )
     return app

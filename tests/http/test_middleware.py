@@ -22,7 +22,7 @@ def test_cors_headers_on_every_response(anon: httpx.Client) -> None:
 
 
 def test_unknown_path_is_plain_404(anon: httpx.Client) -> None:
-    response = anon.get("/no/such/path")
+    response = anon.get("/api/no/such/path")
     assert response.status_code == 404
     assert response.text.startswith("404 page not found")
 
