@@ -1,10 +1,9 @@
 """`lunard analytics`: the canned reports, ad-hoc SQL and Parquet export from a terminal.
 
-Two ways to reach the records:
-- `--server URL`: a running daemon, through its API (token from `--token`, `LUNARD_TOKEN`,
-  or the admin key in `<data-dir>/api_key.txt`);
-- `--data-dir DIR` (default `$DATA_DIR` or `./data`): a stopped daemon's `records.duckdb`,
-  opened read-only. A running daemon holds the file's lock; the command then says so.
+It reads a stopped daemon's `records.duckdb` in `--data-dir DIR` (default `$DATA_DIR` or
+`./data`), opened read-only. A running daemon holds the file's lock; the command then says
+so. For a running daemon use the client: `lunar analytics overview|function ID|query SQL`
+(`lunar --server URL ...`).
 
 Output is aligned tables, or the API's JSON with `--json`.
 """
@@ -23,10 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import httpx
 
 from lunard import analytics, analytics_sql
-from lunard.datadir import API_KEY_FILE
 from lunard.duckdb_instance import SAFE_CONFIG
 from lunard.errors import LunardError
 from lunard.sink import RECORDS_FILE
@@ -51,8 +48,8 @@ def add_parser(commands: Any) -> None:
     """Add `analytics` and its subcommands to the `lunard` parser's subcommands."""
     common = argparse.ArgumentParser(add_help=False)
     where = common.add_argument_group("where the records are")
-    where.add_argument("--server", help="URL of a running daemon (use its API)")
-    where.add_argument("--token", help="API token or admin key (default $LUNARD_TOKEN)")
+    # Moved to the client; kept hidden so old scripts get a pointer instead of a usage error.
+    where.add_argument("--server", help=argparse.SUPPRESS)
     where.add_argument(
         "--data-dir",
         type=Path,
@@ -88,7 +85,11 @@ def add_parser(commands: Any) -> None:
 def main(args: argparse.Namespace) -> int:
     """Run one `lunard analytics` command; 0 on success, 1 with a message on stderr."""
     try:
-        data = _remote(args) if args.server else _local(args)
+        if args.server:
+            raise CliError(
+                f"moved: run 'lunar --server {args.server} analytics {args.analytics_command} ...'"
+            )
+        data = _local(args)
     except (CliError, LunardError) as exc:
         print(f"lunard analytics: {exc}", file=sys.stderr)
         return 1
@@ -97,55 +98,6 @@ def main(args: argparse.Namespace) -> int:
     else:
         print(_render(args.analytics_command, data))
     return 0
-
-
-# --------------------------------------------------------------------------- through the API
-
-
-def _token(args: argparse.Namespace) -> str:
-    if args.token:
-        return str(args.token)
-    if os.environ.get("LUNARD_TOKEN"):
-        return os.environ["LUNARD_TOKEN"]
-    key_file = _data_dir(args) / API_KEY_FILE
-    try:
-        return key_file.read_text().strip()
-    except OSError:
-        raise CliError(
-            f"no credentials: pass --token, set LUNARD_TOKEN, or --data-dir with {API_KEY_FILE}"
-        ) from None
-
-
-def _remote(args: argparse.Namespace) -> Any:
-    command = args.analytics_command
-    if command == "export":
-        raise CliError(
-            "export reads the records file itself: stop the daemon and run "
-            "`lunard analytics export --data-dir DIR OUT`"
-        )
-    headers = {"Authorization": f"Bearer {_token(args)}"}
-    base = str(args.server).rstrip("/")
-    try:
-        with httpx.Client(base_url=base, headers=headers, timeout=60.0) as client:
-            if command == "overview":
-                response = client.get("/api/analytics/overview", params={"window": args.window})
-            elif command == "function":
-                response = client.get(
-                    f"/api/functions/{args.function_id}/analytics", params={"window": args.window}
-                )
-            else:
-                body = {"sql": args.sql, "limit": args.limit, "timeout": args.timeout}
-                response = client.post("/api/analytics/query", json=body)
-    except httpx.HTTPError as exc:
-        raise CliError(f"cannot reach {base}: {exc}") from None
-    try:
-        data = response.json()
-    except ValueError:
-        data = None
-    if response.status_code != 200:
-        message = data.get("error") if isinstance(data, dict) else response.text.strip()
-        raise CliError(f"{base} answered {response.status_code}: {message}")
-    return data
 
 
 # --------------------------------------------------------------------------- on a data dir
@@ -169,8 +121,8 @@ def open_records(data_dir: Path, *, safe: bool = True) -> duckdb.DuckDBPyConnect
             pid = re.search(r"PID (\d+)", str(exc))
             holder = f" (PID {pid.group(1)})" if pid else ""
             raise CliError(
-                f"{path} is in use by a running lunard{holder}; query it through the API "
-                "with --server URL, or stop the daemon first"
+                f"{path} is in use by a running lunard{holder}; query it with "
+                "'lunar analytics ...' (lunar --server URL), or stop the daemon first"
             ) from None
         raise CliError(f"cannot open {path}: {exc}") from None
     except duckdb.Error as exc:

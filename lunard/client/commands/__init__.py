@@ -1,0 +1,1 @@
+"""One module per command group of `lunar` (see `lunard.client.cli` for the tree)."""

@@ -1,0 +1,1 @@
+"""Tests of the `lunar` client CLI against a real daemon."""
