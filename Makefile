@@ -2,7 +2,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: run test lint browser bench soak clean
+.PHONY: run test lint browser bench soak web-vendor clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ bench: $(VENV)/.installed
 soak: $(VENV)/.installed
 	$(WRK)
 	$(PY) -m bench.soak
+
+# Refresh the dashboard's pinned third-party files from the npm registry (needs node/npm).
+web-vendor: $(VENV)/.installed
+	$(PY) -m lunard.web.refresh_vendor
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
