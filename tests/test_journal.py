@@ -94,21 +94,6 @@ async def test_calls_finishing_together_share_one_write(
     assert len(journaled(directory)) == 20
 
 
-async def test_the_sink_commit_empties_the_journal(tmp_path: Path, nursery: trio.Nursery) -> None:
-    sink, journal, directory = await start_pair(nursery, tmp_path)
-    batches = [make_batch(logs=1) for _ in range(5)]
-    for batch in batches:
-        await submit(journal, batch)
-    assert len(journaled(directory)) == 5
-
-    totals = await query(sink.inbox, counts)  # a query flushes, then the sink reports
-    assert totals["executions"] == 5
-    with trio.fail_after(5):
-        while journaled(directory):
-            await trio.sleep(0.01)
-    assert journal.stats.frames == 5
-
-
 async def test_segments_rotate_and_committed_ones_are_deleted(
     tmp_path: Path, nursery: trio.Nursery
 ) -> None:
