@@ -112,6 +112,13 @@ class Config:
         default=None, metadata={"help": "worker sockets; empty = $RUNTIME_DIRECTORY or a temp dir"}
     )
     log_level: str = field(default="INFO", metadata={"help": "DEBUG, INFO, WARNING or ERROR"})
+    log_format: str = field(
+        default="text", metadata={"help": "text, or json: one object per line (journald, Loki)"}
+    )
+    drain_delay: float = field(
+        default=5.0,
+        metadata={"help": "seconds to keep serving after SIGTERM with /readyz at 503 first"},
+    )
 
     @property
     def public_url(self) -> str:
@@ -173,6 +180,8 @@ def _validate(cfg: Config) -> None:
         ("records_memory_mb", cfg.records_memory_mb >= 16, "must be >= 16"),
         ("records_threads", 1 <= cfg.records_threads <= 64, "must be between 1 and 64"),
         ("function_max_workers", cfg.function_max_workers >= 0, "must be >= 0"),
+        ("log_format", cfg.log_format in ("text", "json"), "must be text or json"),
+        ("drain_delay", cfg.drain_delay >= 0, "must be >= 0 seconds"),
         ("sink_batch_rows", cfg.sink_batch_rows >= 1, "must be >= 1"),
         ("sink_flush_interval", cfg.sink_flush_interval > 0, "must be > 0 seconds"),
         (
