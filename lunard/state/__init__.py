@@ -1,5 +1,27 @@
-"""The control-plane state: SQLite (WAL) holding functions, versions, env, KV and tokens."""
+"""The control-plane state: SQLite (WAL) holding functions, versions, env, KV and tokens.
 
-from lunard.state.db import StateStore, connect
+`StateStore` and `connect` are loaded on first use (PEP 562), so a worker process that
+imports `lunard.state.connect` does not pull in trio through `lunard.state.db`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lunard.state.connect import connect
+    from lunard.state.db import StateStore
 
 __all__ = ["StateStore", "connect"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "StateStore":
+        from lunard.state.db import StateStore
+
+        return StateStore
+    if name == "connect":
+        from lunard.state.connect import connect
+
+        return connect
+    raise AttributeError(f"module 'lunard.state' has no attribute {name!r}")

@@ -11,7 +11,7 @@ import sqlite3
 import time
 from dataclasses import dataclass, field
 
-from lunard.messages import AIRequestRow, EmailRequestRow, JobLimits, JobLog
+from lunard.wire import AIRequestRow, EmailRequestRow, JobLimits, JobLog
 from lunard.worker.http_client import OutboundClient
 
 

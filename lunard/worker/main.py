@@ -28,8 +28,8 @@ from collections.abc import Sequence
 import msgspec
 import pynng
 
-from lunard.messages import WIRE_ENCODER, Job, JobLog, JobResult, job_decoder
-from lunard.state.db import connect
+from lunard.state.connect import connect
+from lunard.wire import WIRE_ENCODER, Job, JobLog, JobResult, job_decoder
 from lunard.worker.http_client import OutboundClient
 from lunard.worker.runtime import run_job
 

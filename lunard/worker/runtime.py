@@ -26,7 +26,7 @@ from typing import Any
 from lupa import luajit21
 
 from lunard.masking import mask_log_message
-from lunard.messages import Job, JobLog, JobResponse, JobResult
+from lunard.wire import Job, JobLog, JobResponse, JobResult
 from lunard.worker import sandbox
 from lunard.worker.enhancer import HANDLER_PREFIX, LOAD_PREFIX, enhance
 from lunard.worker.host import HostContext

@@ -23,7 +23,7 @@ from typing import Any
 
 from lunard import gojson
 from lunard.masking import mask_json_text
-from lunard.messages import AIRequestRow
+from lunard.wire import AIRequestRow
 from lunard.worker.host import HostContext
 from lunard.worker.modules import outbound
 from lunard.worker.modules.bridge import (

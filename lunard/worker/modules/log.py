@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 
 from lunard.masking import mask_log_message
-from lunard.messages import JobLog, LogLevel
+from lunard.wire import JobLog, LogLevel
 from lunard.worker.host import HostContext
 from lunard.worker.modules.bridge import Bridge, LuaFunction, ModuleSpec, display_text
 
