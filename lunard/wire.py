@@ -11,6 +11,9 @@ from typing import Literal
 
 import msgspec
 
+# The line a worker prints on stdout once its socket listens.
+READY_LINE = b"ready\n"
+
 Trigger = Literal["http", "cron"]
 LogLevel = Literal["debug", "info", "warn", "error"]
 

@@ -19,9 +19,10 @@ import trio
 import trio.testing
 
 from lunard.errors import Overloaded, Throttled
+from lunard.job_queue import LEND_AFTER_FAST, JobQueue
 from lunard.jobs import QUEUE_FULL, SHARE_FULL, THROTTLED
 from lunard.messages import ExecOutcome, ExecRequest, Job, RecordWrite
-from lunard.pool import LEND_AFTER_FAST, JobQueue, Pool
+from lunard.pool import Pool
 from tests.test_pool import FOREVER, HELLO, Running, job, start_pool, submit
 
 SLEEPER = 'function handler() time.sleep(50) return {body = "slept"} end'

@@ -29,13 +29,12 @@ import msgspec
 import pynng
 
 from lunard.state.connect import connect
-from lunard.wire import WIRE_ENCODER, Job, JobLog, JobResult, job_decoder
+from lunard.wire import READY_LINE, WIRE_ENCODER, Job, JobLog, JobResult, job_decoder
 from lunard.worker.http_client import OutboundClient
 from lunard.worker.runtime import run_job
 
 log = logging.getLogger("lunard.worker")
 
-READY_LINE = b"ready\n"
 # How often an idle worker checks that the daemon still exists (a recv timeout, so it
 # costs nothing while jobs flow).
 PARENT_CHECK_MS = 1000

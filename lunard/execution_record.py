@@ -1,0 +1,55 @@
+"""What a finished call leaves behind: its execution record and saved response."""
+
+from __future__ import annotations
+
+import base64
+
+import msgspec
+
+from lunard.messages import ExecRequest, ExecutionRecord, JobResponse, JobResult
+
+MAX_SAVED_BODY = 1 << 20  # http-api §4.7
+TRUNCATED_SUFFIX = "\n[TRUNCATED - Response exceeded 1MB]"
+
+
+def response_json(response: JobResponse) -> str:
+    """The saved response (http-api §4.7): statusCode, headers, body, isBase64Encoded.
+
+    `JobResponse.body` holds decoded bytes when the handler set `isBase64Encoded`, so the
+    base64 text is rebuilt for the record. Bodies past 1 MiB are cut and marked.
+    """
+    body = response.body
+    if response.is_base64:
+        body = base64.b64encode(body)
+    text = body[:MAX_SAVED_BODY].decode("utf-8", "replace")
+    if len(body) > MAX_SAVED_BODY:
+        text += TRUNCATED_SUFFIX
+    document = {
+        "statusCode": response.status_code,
+        "headers": response.headers,
+        "body": text,
+        "isBase64Encoded": response.is_base64,
+    }
+    return msgspec.json.encode(document).decode()
+
+
+def build_record(request: ExecRequest, result: JobResult, duration_ms: int) -> ExecutionRecord:
+    """The execution record of one finished call (lua-runtime §1 bookkeeping)."""
+    job = request.job
+    response = result.response
+    failed = result.error is not None or (response is not None and response.status_code >= 400)
+    saved = None
+    if request.save_response and response is not None and result.error is None:
+        saved = response_json(response)
+    return ExecutionRecord(
+        id=job.execution_id,
+        function_id=job.function_id,
+        function_version_id=job.version_id,
+        status="error" if failed else "success",
+        duration_ms=duration_ms,
+        error_message=result.error,
+        event_json=request.event_json,
+        response_json=saved,
+        trigger=request.trigger,
+        created_at=job.started_at,
+    )
