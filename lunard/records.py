@@ -28,6 +28,9 @@ from typing import Any
 
 import duckdb
 
+from lunard import transactions
+from lunard.transactions import SchemaTooNew as SchemaTooNew
+
 # (version, SQL). Append only: a released migration never changes.
 MIGRATIONS: list[tuple[int, str]] = [
     (
@@ -100,42 +103,22 @@ SCHEMA_VERSION = max(version for version, _ in MIGRATIONS)
 LOG_LEVELS = ("debug", "info", "warn", "error")
 
 
-class SchemaTooNew(Exception):
-    """The records file was written by a newer lunard (its schema version is unknown here)."""
-
-
 def migrate(conn: duckdb.DuckDBPyConnection) -> int:
     """Apply pending migrations, each in its own transaction; return the schema version.
 
     Raises `SchemaTooNew` when the file is ahead of this code, and `duckdb.Error` when the
     file cannot be read.
     """
-    conn.execute(
-        "CREATE TABLE IF NOT EXISTS schema_migrations "
-        "(version INTEGER NOT NULL, applied_at TIMESTAMP NOT NULL)"
+    return transactions.migrate(
+        conn,
+        MIGRATIONS,
+        what="records database",
+        applied_at_type="TIMESTAMP",
+        record=lambda version: (
+            "INSERT INTO schema_migrations VALUES (?, now()::TIMESTAMP)",
+            [version],
+        ),
     )
-    row = conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").fetchone()
-    current = int(row[0]) if row else 0
-    if current > SCHEMA_VERSION:
-        raise SchemaTooNew(
-            f"records database is at schema version {current}, "
-            f"newer than this lunard ({SCHEMA_VERSION})"
-        )
-    for version, sql in MIGRATIONS:
-        if version <= current:
-            continue
-        conn.execute("BEGIN TRANSACTION")
-        try:
-            for statement in sql.split(";"):
-                if statement.strip():
-                    conn.execute(statement)
-            conn.execute("INSERT INTO schema_migrations VALUES (?, now()::TIMESTAMP)", [version])
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        current = version
-    return current
 
 
 # --------------------------------------------------------------------------- read queries

@@ -25,6 +25,7 @@ from lunard import journal, records
 from lunard.duckdb_instance import SAFE_CONFIG, instance_config
 from lunard.errors import DataDirError, StorageError
 from lunard.messages import DeleteRecords, RecordBatch, SinkQuery
+from lunard.transactions import transaction
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -393,8 +394,7 @@ def _close(conn: duckdb.DuckDBPyConnection) -> None:
 def write_batches(conn: duckdb.DuckDBPyConnection, batches: list[RecordBatch]) -> int:
     """Insert the batches as Arrow tables in one transaction; return the rows written."""
     tables = _arrow_tables(batches)
-    conn.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(conn):
         for name, table in tables.items():
             if table.num_rows == 0:
                 continue
@@ -405,10 +405,6 @@ def write_batches(conn: duckdb.DuckDBPyConnection, batches: list[RecordBatch]) -
                 conn.execute(f"INSERT INTO {name} ({columns}) SELECT {columns} FROM {view}")
             finally:
                 conn.unregister(view)
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
     return sum(t.num_rows for t in tables.values())
 
 
@@ -511,8 +507,7 @@ def delete_executions(
         raise ValueError("exactly one of function_id, version_id, older_than is required")
     if older_than == {}:
         return 0
-    conn.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(conn):
         if function_id is not None:
             conn.execute(
                 "CREATE TEMP TABLE _doomed AS SELECT id FROM executions WHERE function_id = ?",
@@ -545,8 +540,4 @@ def delete_executions(
             conn.execute(f"DELETE FROM {table} WHERE execution_id IN (SELECT id FROM _doomed)")
         row = conn.execute("DELETE FROM executions WHERE id IN (SELECT id FROM _doomed)").fetchone()
         conn.execute("DROP TABLE _doomed")
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
     return int(row[0]) if row else 0

@@ -11,9 +11,11 @@ from typing import TypeVar
 
 import trio
 
+from lunard import transactions
 from lunard.errors import DataDirError
 from lunard.state.connect import connect
 from lunard.state.migrations import MIGRATIONS
+from lunard.transactions import SchemaTooNew, transaction
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -22,37 +24,18 @@ STATE_FILE = "lunard.db"
 
 
 def migrate(conn: sqlite3.Connection) -> int:
-    """Apply pending migrations in order, each in its own transaction; return the version."""
-    conn.execute(
-        "CREATE TABLE IF NOT EXISTS schema_migrations "
-        "(version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)"
+    """Apply pending state migrations; return the version. Raises `SchemaTooNew`."""
+    return transactions.migrate(
+        conn,
+        MIGRATIONS,
+        what="state database",
+        applied_at_type="INTEGER",
+        record=lambda version: (
+            "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
+            (version, int(time.time())),
+        ),
+        begin="BEGIN IMMEDIATE",
     )
-    row = conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").fetchone()
-    current = int(row[0])
-    known = max(v for v, _ in MIGRATIONS)
-    if current > known:
-        raise DataDirError(
-            f"state database is at schema version {current}, newer than this lunard ({known})"
-        )
-    for version, sql in MIGRATIONS:
-        if version <= current:
-            continue
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            for statement in sql.split(";"):
-                if statement.strip():
-                    conn.execute(statement)
-            conn.execute(
-                "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
-                (version, int(time.time())),
-            )
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        log.info("applied state migration %d", version)
-        current = version
-    return current
 
 
 class StateStore:
@@ -79,21 +62,14 @@ class StateStore:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA quick_check").fetchone()
             migrate(conn)
-        except sqlite3.DatabaseError as exc:
+        except (sqlite3.DatabaseError, SchemaTooNew) as exc:
             raise DataDirError(f"cannot use state database {path}: {exc}") from exc
         return cls(path, conn)
 
     def call_sync(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run `fn(conn)` in one transaction on the calling thread (start-up, tests)."""
-        conn = self._conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            result = fn(conn)
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
-        return result
+        with transaction(self._conn, "BEGIN IMMEDIATE"):
+            return fn(self._conn)
 
     async def call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run `fn(conn)` in one transaction on a thread; the loop keeps serving."""
