@@ -9,7 +9,6 @@ their logs, AI and email rows, and nothing younger is touched.
 from __future__ import annotations
 
 import logging
-import sqlite3
 import time
 from collections.abc import Callable
 from typing import Any
@@ -18,26 +17,9 @@ import trio
 
 from lunard.sink import delete as delete_records
 from lunard.state.db import StateStore
+from lunard.state.retention import retention_cutoffs
 
 log = logging.getLogger(__name__)
-
-DEFAULT_RETENTION_DAYS = 7
-SECONDS_PER_DAY = 86_400
-
-
-def retention_cutoffs(conn: sqlite3.Connection, now: float) -> dict[str, int]:
-    """Function id -> Unix second before which its executions are expired.
-
-    NULL (or a non-positive value written around the API's validation) means the default of
-    7 days.
-    """
-    cutoffs: dict[str, int] = {}
-    for row in conn.execute("SELECT id, retention_days FROM functions"):
-        days = row["retention_days"]
-        if days is None or days <= 0:
-            days = DEFAULT_RETENTION_DAYS
-        cutoffs[row["id"]] = int(now) - int(days) * SECONDS_PER_DAY
-    return cutoffs
 
 
 class Housekeeper:

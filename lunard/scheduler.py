@@ -27,32 +27,13 @@ from lunard.jobs import PoolInbox, build_job, execute, stored_event_json
 from lunard.messages import ExecOutcome, HttpEvent, ScheduleChanged
 from lunard.state.db import StateStore
 from lunard.state.runtime import RuntimeTarget, load_target
+from lunard.state.schedules import load_schedule, load_schedules
 
 log = logging.getLogger(__name__)
 
 # The longest the loop sleeps without re-reading the wall clock: trio's clock is monotonic,
 # so a wall-clock step (NTP, a resumed VM) is noticed within this many seconds.
 RESYNC_INTERVAL = 60.0
-
-_SCHEDULED = (
-    "cron_status = 'active' AND cron_schedule IS NOT NULL AND cron_schedule != '' "
-    "AND disabled = 0"
-)
-
-
-def load_schedules(conn: sqlite3.Connection) -> list[tuple[str, str]]:
-    """(function id, cron expression) of every function that should be scheduled now:
-    `cron_status = 'active'`, a non-empty schedule, and not disabled (DECISIONS 13)."""
-    rows = conn.execute(f"SELECT id, cron_schedule FROM functions WHERE {_SCHEDULED}")
-    return [(row["id"], row["cron_schedule"]) for row in rows]
-
-
-def load_schedule(conn: sqlite3.Connection, function_id: str) -> str | None:
-    """The function's cron expression if it should be scheduled now, else None."""
-    row = conn.execute(
-        f"SELECT cron_schedule FROM functions WHERE id = ? AND {_SCHEDULED}", (function_id,)
-    ).fetchone()
-    return None if row is None else str(row["cron_schedule"])
 
 
 def cron_event(target: RuntimeTarget, schedule: str, fired_at: int) -> HttpEvent:
