@@ -2,86 +2,18 @@
 
 from __future__ import annotations
 
-import random
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import duckdb
-import pyarrow as pa
 import pytest
 
 from lunard import analytics
 from lunard.duckdb_instance import instance_config
 from lunard.errors import BadRequest
 from lunard.sink import _open
-
-# Minute-aligned (not hour-aligned) "now" so bucket edges are easy to reason about.
-NOW = 1_699_999_980
-assert NOW % 60 == 0
-
-
-def insert_executions(conn: duckdb.DuckDBPyConnection, rows: list[dict[str, Any]]) -> None:
-    """Insert executions through Arrow; each row needs id, function_id and created_at
-    (Unix seconds); status, duration_ms, error_message and trigger have defaults.
-    """
-    full = [
-        {
-            "status": "success",
-            "duration_ms": 10,
-            "error_message": None,
-            "trigger": "http",
-            **row,
-        }
-        for row in rows
-    ]
-    table = pa.table(
-        {
-            "id": [r["id"] for r in full],
-            "function_id": [r["function_id"] for r in full],
-            "function_version_id": [f"ver_{r['function_id']}_v1" for r in full],
-            "status": [r["status"] for r in full],
-            "duration_ms": pa.array([r["duration_ms"] for r in full], pa.int32()),
-            "error_message": pa.array([r["error_message"] for r in full], pa.string()),
-            "event_json": ["{}"] * len(full),
-            "trigger": [r["trigger"] for r in full],
-            "created_at": pa.array([r["created_at"] for r in full], pa.timestamp("s")),
-        }
-    )
-    # A statement first: DuckDB 2.0 refuses register() while an earlier result is unfinished
-    # (records.migrate leaves one when the file was already migrated).
-    conn.execute("BEGIN TRANSACTION")
-    conn.register("_generated", table)
-    try:
-        conn.execute(
-            "INSERT INTO executions (id, function_id, function_version_id, status, duration_ms, "
-            'error_message, event_json, "trigger", created_at) SELECT * FROM _generated'
-        )
-        conn.execute("COMMIT")
-    finally:
-        conn.unregister("_generated")
-
-
-def busy_rows(function_id: str = "busy", now: int = NOW) -> list[dict[str, Any]]:
-    """10,000 executions in the last hour, durations 1..10,000 ms in shuffled order; every
-    100th fails (three messages), every 10th is cron.
-    """
-    durations = list(range(1, 10_001))
-    random.Random(6).shuffle(durations)
-    rows = []
-    for i, duration in enumerate(durations):
-        row: dict[str, Any] = {
-            "id": f"{function_id}-{i:05d}",
-            "function_id": function_id,
-            "created_at": now - (i % 3600),
-            "duration_ms": duration,
-            "trigger": "cron" if i % 10 == 0 else "http",
-        }
-        if i % 100 == 0:
-            row["status"] = "error"
-            row["error_message"] = ("timeout", "boom", "nil value")[(i // 100) % 3]
-        rows.append(row)
-    return rows
+from tests.factories import NOW, busy_rows, insert_executions
 
 
 @pytest.fixture

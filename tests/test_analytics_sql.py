@@ -18,8 +18,7 @@ from lunard import analytics_sandbox, analytics_sql
 from lunard.analytics_sql import AnalyticsRefused, check_sql, on_cursor, run_query
 from lunard.duckdb_instance import instance_config
 from lunard.sink import Sink, _open, query
-from tests.test_analytics import NOW, insert_executions
-from tests.test_records import make_batch
+from tests.factories import NOW, insert_executions, make_batch
 
 
 @pytest.fixture

@@ -14,8 +14,7 @@ from lunard import journal as journal_module
 from lunard.journal import Journal, encode_frame, read_segment, segments
 from lunard.messages import RecordBatch, RecordWrite
 from lunard.sink import Sink, _open, query, replay_journal
-from tests.test_records import make_batch
-from tests.test_sink import counts
+from tests.factories import counts, make_batch
 
 
 def write_segment(directory: Path, batches: list[RecordBatch], name: str = "segment-1.wal") -> Path:

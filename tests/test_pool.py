@@ -33,7 +33,7 @@ from lunard.messages import (
 from lunard.pool import Pool
 from lunard.state.db import StateStore
 from lunard.worker import main as worker_main
-from tests.worker.test_runtime import make_job
+from tests.factories import make_job
 
 HELLO = 'function handler(ctx, event) return {statusCode = 200, body = "hello"} end'
 FOREVER = "function handler() while true do end end"

@@ -4,120 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import pytest
 
 from lunard import records
 from lunard.errors import DataDirError
-from lunard.ids import new_id
 from lunard.messages import (
-    AIRequestRow,
-    EmailRequestRow,
-    ExecutionRecord,
-    JobLog,
     LogLevel,
-    RecordBatch,
-    Trigger,
 )
 from lunard.sink import _open, write_batches
-
-T0 = 1_700_000_000
-
-
-def make_execution(
-    *,
-    function_id: str = "fn1",
-    version_id: str | None = None,
-    created_at: int = T0,
-    status: str = "success",
-    error_message: str | None = None,
-    response_json: str | None = None,
-    trigger: Trigger = "http",
-    duration_ms: int = 12,
-    execution_id: str | None = None,
-) -> ExecutionRecord:
-    """An ExecutionRecord with sensible defaults (a time-ordered id like the pool's)."""
-    return ExecutionRecord(
-        id=execution_id or new_id(created_at),
-        function_id=function_id,
-        function_version_id=version_id or f"ver_{function_id}_v1",
-        status=status,  # type: ignore[arg-type]
-        duration_ms=duration_ms,
-        error_message=error_message,
-        event_json='{"method":"GET","path":"/fn/x"}',
-        response_json=response_json,
-        trigger=trigger,
-        created_at=created_at,
-    )
-
-
-def make_log(message: str, *, level: str = "info", created_at: float = T0 + 0.5) -> JobLog:
-    return JobLog(level=level, message=message, created_at=created_at)  # type: ignore[arg-type]
-
-
-def make_ai(
-    *, created_at: int = T0, response_json: str | None = '{"ok":true}', **over: Any
-) -> AIRequestRow:
-    fields: dict[str, Any] = {
-        "id": new_id(created_at),
-        "provider": "openai",
-        "model": "gpt-4o-mini",
-        "endpoint": "https://api.openai.com/v1/chat/completions",
-        "request_json": '{"messages":[]}',
-        "response_json": response_json,
-        "status": "success",
-        "error_message": None,
-        "input_tokens": 10,
-        "output_tokens": 5,
-        "duration_ms": 300,
-        "created_at": created_at,
-    }
-    fields.update(over)
-    return AIRequestRow(**fields)
-
-
-def make_email(*, created_at: int = T0, **over: Any) -> EmailRequestRow:
-    fields: dict[str, Any] = {
-        "id": new_id(created_at),
-        "from_address": "app@example.com",
-        "to_addresses": ['"Doe, Jane" <jane@example.com>', "bob@example.com"],
-        "subject": "Hello",
-        "has_text": True,
-        "has_html": False,
-        "request_json": '{"subject":"Hello"}',
-        "response_json": '{"id":"re_1"}',
-        "status": "success",
-        "error_message": None,
-        "email_id": "re_1",
-        "duration_ms": 120,
-        "created_at": created_at,
-    }
-    fields.update(over)
-    return EmailRequestRow(**fields)
-
-
-def make_batch(
-    execution: ExecutionRecord | None = None,
-    *,
-    logs: int | list[JobLog] = 0,
-    ai: int | list[AIRequestRow] = 0,
-    email: int | list[EmailRequestRow] = 0,
-) -> RecordBatch:
-    """A RecordBatch; integer counts make that many default rows."""
-    execution = execution or make_execution()
-    at = execution.created_at
-    return RecordBatch(
-        execution=execution,
-        logs=logs
-        if isinstance(logs, list)
-        else [make_log(f"line {i}", created_at=at + i / 10) for i in range(logs)],
-        ai_requests=ai if isinstance(ai, list) else [make_ai(created_at=at) for _ in range(ai)],
-        email_requests=email
-        if isinstance(email, list)
-        else [make_email(created_at=at) for _ in range(email)],
-    )
+from tests.factories import T0, make_ai, make_batch, make_email, make_execution, make_log
 
 
 @pytest.fixture

@@ -14,16 +14,7 @@ from lunard import records
 from lunard.errors import DataDirError, StorageError
 from lunard.messages import RecordBatch
 from lunard.sink import Sink, delete, query
-from tests.test_records import T0, make_batch, make_execution
-
-
-def counts(conn: duckdb.DuckDBPyConnection) -> dict[str, int]:
-    """Rows in each records table."""
-    result = {}
-    for table in ("executions", "logs", "ai_requests", "email_requests"):
-        row = conn.execute(f"SELECT count(*) FROM {table}").fetchone()
-        result[table] = int(row[0]) if row else 0
-    return result
+from tests.factories import T0, counts, make_batch, make_execution
 
 
 def ids_in(conn: duckdb.DuckDBPyConnection, table: str) -> set[str]:

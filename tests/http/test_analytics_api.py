@@ -13,7 +13,7 @@ import pytest
 
 from lunard.sink import _open
 from tests.daemon import Daemon, start_daemon
-from tests.test_analytics import insert_executions
+from tests.factories import insert_executions
 
 CODE = "function handler(ctx, event) return {statusCode = 200} end"
 

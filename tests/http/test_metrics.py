@@ -13,7 +13,7 @@ import pytest
 from lunard.http.metrics import BUCKETS_MS, MetricsState, collect, render
 from lunard.sink import _open
 from tests.daemon import start_daemon
-from tests.test_analytics import NOW, insert_executions
+from tests.factories import NOW, insert_executions
 
 SAMPLE = re.compile(
     r"^(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)"

@@ -8,42 +8,9 @@ from typing import Any
 
 import pytest
 
-from lunard.messages import HttpEvent, Job, JobLimits, JobResult
+from lunard.messages import HttpEvent, JobResult
 from lunard.worker.runtime import run_job
-
-LIMITS = JobLimits(
-    max_memory_bytes=32 << 20,
-    max_log_entries=1000,
-    max_log_bytes=1 << 20,
-    http_max_response_bytes=1 << 20,
-)
-
-
-def make_job(code: str, **overrides: Any) -> Job:
-    """A Job with test defaults; `overrides` replace fields (event fields via `event=`)."""
-    fields: dict[str, Any] = {
-        "execution_id": "exec-123",
-        "function_id": "test-function",
-        "function_name": "MyFunction",
-        "version_id": "ver_test-function_v3",
-        "version_number": 3,
-        "code": code,
-        "env": {},
-        "event": HttpEvent(
-            method="GET",
-            path="/fn/test-function/test",
-            relative_path="/test",
-            headers={},
-            query={},
-            body=b"",
-        ),
-        "started_at": 1_700_000_000,
-        "base_url": "http://localhost:8080",
-        "timeout_s": 5.0,
-        "limits": LIMITS,
-    }
-    fields.update(overrides)
-    return Job(**fields)
+from tests.factories import make_job
 
 
 def run(state: sqlite3.Connection, code: str, **overrides: Any) -> JobResult:

@@ -13,7 +13,7 @@ import pytest
 
 from lunard.worker import sandbox
 from lunard.worker.runtime import run_job
-from tests.worker.test_runtime import make_job
+from tests.factories import make_job
 
 
 def evaluate(state: sqlite3.Connection, expression: str) -> str:
