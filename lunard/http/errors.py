@@ -3,14 +3,26 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 
 from quart import Quart, Response
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
 
 from lunard.errors import LunardError, Overloaded
 from lunard.http.responses import json_response
 
 log = logging.getLogger(__name__)
+
+METHOD_NOT_ALLOWED = "405 method not allowed\n"
+# The order Go's mux lists methods in (RFC 9110 leaves it open); unknown ones go last.
+_METHOD_ORDER = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allow_value(methods: Iterable[str]) -> str:
+    """The `Allow` header of a 405 (RFC 9110 §15.5.6): the methods the resource serves."""
+    wanted = {m.upper() for m in methods}
+    known = [m for m in _METHOD_ORDER if m in wanted]
+    return ", ".join(known + sorted(wanted - set(_METHOD_ORDER)))
 
 
 def error_reply(exc: LunardError) -> tuple[int, dict[str, str], dict[str, str]]:
@@ -34,7 +46,11 @@ def _http_exception(exc: HTTPException) -> Response:
     if code == 404:
         return Response("404 page not found\n", 404, content_type="text/plain; charset=utf-8")
     if code == 405:
-        return Response("405 method not allowed\n", 405, content_type="text/plain; charset=utf-8")
+        allowed = exc.valid_methods if isinstance(exc, MethodNotAllowed) else None
+        headers = {"Allow": allow_value(allowed)} if allowed else {}
+        return Response(
+            METHOD_NOT_ALLOWED, 405, headers, content_type="text/plain; charset=utf-8"
+        )
     return json_response({"error": exc.description or exc.name}, code)
 
 

@@ -25,7 +25,7 @@ from lunard.errors import (
     Throttled,
 )
 from lunard.http.deps import AppDeps
-from lunard.http.errors import error_reply
+from lunard.http.errors import METHOD_NOT_ALLOWED, allow_value, error_reply
 from lunard.http.middleware import ASGIApp, Receive, Scope, Send
 from lunard.jobs import THROTTLED, build_job, execute, stored_event_json
 from lunard.messages import HttpEvent, Job, JobResponse
@@ -36,6 +36,8 @@ METHODS = frozenset({"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD"})
 # For the API documentation check: the routes this layer serves, in werkzeug syntax.
 ROUTES = (("/fn/<function_id>", METHODS), ("/fn/<function_id>/<path:rest>", METHODS))
 EXECUTION_FAILED = "Function execution failed"
+# OPTIONS is answered by the edge middleware on every path, so it is allowed too.
+ALLOW = allow_value(METHODS | {"OPTIONS"})
 DRAIN_LIMIT = 64 * 1024 * 1024
 HOP_HEADERS = frozenset({"Content-Length", "Transfer-Encoding", "Connection"})
 
@@ -128,8 +130,14 @@ class FunctionRuntime:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         route = split_path(scope["path"]) if scope["type"] == "http" else None
-        if route is None or scope["method"] not in METHODS:
+        if route is None:
             await self.app(scope, receive, send)
+            return
+        if scope["method"] not in METHODS:
+            # Other methods are not routed to functions: 405 with `Allow`, like Go's mux
+            # (DECISIONS 8). The function is not looked up, so this says nothing about it.
+            headers = {"Allow": ALLOW, "Content-Type": "text/plain; charset=utf-8"}
+            await _respond(send, 405, headers, METHOD_NOT_ALLOWED.encode())
             return
         try:
             status, headers, body = await self.invoke(scope, receive, *route)

@@ -1,7 +1,7 @@
 """The control-plane state: SQLite (WAL) holding functions, versions, env, KV and tokens.
 
 `StateStore` and `connect` are loaded on first use (PEP 562), so a worker process that
-imports `lunard.state.connect` does not pull in trio through `lunard.state.db`.
+imports `lunard.state.connection` does not pull in trio through `lunard.state.db`.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from lunard.state.connect import connect
+    from lunard.state.connection import connect
     from lunard.state.db import StateStore
 
 __all__ = ["StateStore", "connect"]
@@ -21,7 +21,7 @@ def __getattr__(name: str) -> Any:
 
         return StateStore
     if name == "connect":
-        from lunard.state.connect import connect
+        from lunard.state.connection import connect
 
         return connect
     raise AttributeError(f"module 'lunard.state' has no attribute {name!r}")

@@ -13,7 +13,7 @@ import trio
 
 from lunard import transactions
 from lunard.errors import DataDirError
-from lunard.state.connect import connect
+from lunard.state.connection import connect
 from lunard.state.migrations import MIGRATIONS
 from lunard.transactions import SchemaTooNew, transaction
 

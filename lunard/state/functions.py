@@ -220,21 +220,18 @@ def update_function(
     """Apply a validated update: new active version for `code`, then the metadata (with
     `limit`, the new `max_concurrency`, when given; its None value is stored as NULL).
 
-    Upstream's answers for an unknown function are kept: 500 `Failed to create new version`
-    when `code` is present, else 404. `updated_at` moves only with metadata.
+    An unknown function is NotFound `Function not found`, with or without `code` (DECISIONS
+    8; upstream answers 500 `Failed to create new version` to the latter). `updated_at`
+    moves only with metadata.
     """
-    exists = function_row(conn, function_id) is not None
+    require_function(conn, function_id)
     if update.code is not None:
-        if not exists:
-            raise InternalError("Failed to create new version")
         create_version(conn, function_id, update.code, _now())
     metadata = update.metadata()
     if limit is not None:
         metadata["max_concurrency"] = limit.value
     if not metadata:
         return
-    if not exists:
-        raise NotFound(FUNCTION_NOT_FOUND)
     columns = [name for name in _UPDATABLE_COLUMNS if name in metadata]
     assignments = ", ".join(f"{name} = ?" for name in columns)
     values = [_column_value(metadata[name]) for name in columns]

@@ -28,7 +28,7 @@ from collections.abc import Sequence
 import msgspec
 import pynng
 
-from lunard.state.connect import connect
+from lunard.state.connection import connect
 from lunard.wire import READY_LINE, WIRE_ENCODER, Job, JobLog, JobResult, job_decoder
 from lunard.worker.http_client import OutboundClient
 from lunard.worker.runtime import run_job

@@ -57,3 +57,15 @@ def test_pagination_reads_integers_like_go(api: httpx.Client) -> None:
         assert response.status_code == 200, query
         page = response.json()["pagination"]
         assert (page["limit"], page["offset"]) == expected, query
+
+
+def test_405_names_the_allowed_methods(anon: httpx.Client) -> None:
+    # RFC 9110 §15.5.6: a 405 carries Allow (Go's mux sends it too).
+    response = anon.request("DELETE", "/healthz")
+    assert response.status_code == 405
+    assert response.text == "405 method not allowed\n"
+    assert response.headers["Allow"] == "GET, HEAD, OPTIONS"
+
+    on_fn = anon.request("TRACE", "/fn/doesnotexist00000000")
+    assert on_fn.status_code == 405
+    assert on_fn.headers["Allow"] == "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"
