@@ -1,10 +1,12 @@
-"""The `lunard` command: `lunard serve` runs the daemon, `lunard analytics` queries its records.
+"""The `lunard` command: `lunard serve` runs the daemon, `lunard check-config` validates a
+configuration and shows where each value comes from, `lunard analytics` queries its records.
 
 (Worker processes are started by the daemon itself as `python -m lunard.worker`.)"""
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from dataclasses import fields
@@ -13,8 +15,9 @@ from typing import Any
 
 import trio
 
-from lunard.config import Config, env_name, load_config
+from lunard.config import Config, env_name, load_config_with_sources
 from lunard.errors import ConfigError, DataDirError
+from lunard.logs import configure_logging as _configure_logging
 
 log = logging.getLogger("lunard")
 
@@ -37,30 +40,89 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the daemon")
     serve.add_argument("--config", type=Path, default=None, help="TOML configuration file")
     _add_setting_flags(serve)
+    check = commands.add_parser(
+        "check-config",
+        help="validate a configuration and print the effective values with their sources",
+        description=(
+            "Validate the configuration `lunard serve` would run with (the same --config FILE, "
+            "environment and flags) and print every effective value with its source: default, "
+            "file, env or flag. Exit 0 when valid; 2 with a message naming the setting when not."
+        ),
+    )
+    check.add_argument("--config", type=Path, default=None, help="TOML configuration file")
+    check.add_argument(
+        "--json", action="store_true", help="print {setting: {value, source}} as JSON"
+    )
+    _add_setting_flags(check)
     from lunard import analytics_cli
 
     analytics_cli.add_parser(commands)
     return parser
 
 
-def configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=logging.getLevelName("WARNING" if level.upper() == "WARN" else level.upper()),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+def configure_logging(level: str, log_format: str = "text") -> None:
+    """Log to stderr at `level`, as text lines or one JSON object per line."""
+    _configure_logging(level, log_format)
+
+
+def _load(args: argparse.Namespace) -> tuple[Config, dict[str, str]] | None:
+    """The configuration from args.config, the environment and the flags; None if invalid."""
+    overrides: dict[str, Any] = {f.name: getattr(args, f.name) for f in fields(Config)}
+    try:
+        return load_config_with_sources(file=args.config, overrides=overrides)
+    except ConfigError as exc:
+        print(f"lunard: configuration error: {exc}", file=sys.stderr)
+        return None
+
+
+def _plain(value: Any) -> Any:
+    """A setting's value as TOML/JSON sees it (paths as strings, no path as "")."""
+    if value is None:
+        return ""
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def _source_note(name: str, source: str) -> str:
+    if source == "env":
+        return f"env {env_name(name)}"
+    if source == "flag":
+        return "flag --" + name.replace("_", "-")
+    return source
+
+
+def check_config(args: argparse.Namespace) -> int:
+    """Print the effective settings with their sources; 0 if valid, 2 if not."""
+    loaded = _load(args)
+    if loaded is None:
+        return 2
+    config, sources = loaded
+    values = {f.name: _plain(getattr(config, f.name)) for f in fields(Config)}
+    if values["api_key"]:
+        values["api_key"] = "********"  # never print the secret
+    if args.json:
+        settings = {name: {"value": v, "source": sources[name]} for name, v in values.items()}
+        print(json.dumps({"valid": True, "settings": settings}, indent=2))
+        return 0
+    where = f"config file {args.config}" if args.config else "no config file"
+    print(f"# lunard configuration is valid ({where}); effective values and their sources:")
+    rows = [(f"{name} = {json.dumps(value)}", _source_note(name, sources[name]))
+            for name, value in values.items()]
+    width = max(len(left) for left, _ in rows)
+    for left, note in rows:
+        print(f"{left.ljust(width)}  # {note}")
+    return 0
 
 
 def serve(args: argparse.Namespace) -> int:
     from lunard.supervisor import ActorCrashed, run_daemon
 
-    overrides: dict[str, Any] = {f.name: getattr(args, f.name) for f in fields(Config)}
-    try:
-        config = load_config(file=args.config, overrides=overrides)
-    except ConfigError as exc:
-        print(f"lunard: configuration error: {exc}", file=sys.stderr)
+    loaded = _load(args)
+    if loaded is None:
         return 2
-    configure_logging(config.log_level)
+    config = loaded[0]
+    configure_logging(config.log_level, config.log_format)
     try:
         trio.run(run_daemon, config)
     except (ConfigError, DataDirError) as exc:
@@ -76,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "serve":
         return serve(args)
+    if args.command == "check-config":
+        return check_config(args)
     if args.command == "analytics":
         from lunard import analytics_cli
 

@@ -115,10 +115,6 @@ class Config:
     log_format: str = field(
         default="text", metadata={"help": "text, or json: one object per line (journald, Loki)"}
     )
-    drain_delay: float = field(
-        default=5.0,
-        metadata={"help": "seconds to keep serving after SIGTERM with /readyz at 503 first"},
-    )
 
     @property
     def public_url(self) -> str:
@@ -136,8 +132,11 @@ def env_name(name: str) -> str:
     return UPSTREAM_ENV.get(name, f"LUNARD_{name.upper()}")
 
 
-def _convert(name: str, kind: Any, value: Any) -> Any:
-    """Convert a raw value (TOML value or string) to the field's type, or raise ConfigError."""
+def _convert(name: str, kind: Any, value: Any, *, source: str = "") -> Any:
+    """Convert a raw value (TOML value or string) to the field's type, or raise ConfigError.
+
+    `source` (e.g. "environment") is appended to the message so the user knows where to look.
+    """
     text = str(value).strip() if not isinstance(value, bool) else value
     try:
         if kind in ("int", int):
@@ -153,12 +152,27 @@ def _convert(name: str, kind: Any, value: Any) -> Any:
         return str(value)
     except ValueError:
         expected = {"int": "an integer", "float": "a number"}.get(str(kind), str(kind))
+        where = f" (from {source})" if source else ""
         raise ConfigError(
-            f"invalid value for {name} ({env_name(name)}): {value!r} is not {expected}"
+            f"invalid value for {name} ({env_name(name)}): {value!r} is not {expected}{where}"
         ) from None
 
 
-def _validate(cfg: Config) -> None:
+def _describe_source(name: str, sources: Mapping[str, str], file: Path | None) -> str:
+    source = sources.get(name, "default")
+    if source == "file":
+        return f" (from config file {file})"
+    if source == "env":
+        return " (from environment)"
+    if source == "flag":
+        return f" (from flag --{name.replace('_', '-')})"
+    return ""
+
+
+def _validate(
+    cfg: Config, sources: Mapping[str, str] | None = None, file: Path | None = None
+) -> None:
+    sources = sources or {}
     checks: list[tuple[str, bool, str]] = [
         ("port", 0 <= cfg.port <= 65535, "must be between 0 and 65535"),
         ("execution_timeout", cfg.execution_timeout >= 0, "must be >= 0 seconds"),
@@ -181,7 +195,6 @@ def _validate(cfg: Config) -> None:
         ("records_threads", 1 <= cfg.records_threads <= 64, "must be between 1 and 64"),
         ("function_max_workers", cfg.function_max_workers >= 0, "must be >= 0"),
         ("log_format", cfg.log_format in ("text", "json"), "must be text or json"),
-        ("drain_delay", cfg.drain_delay >= 0, "must be >= 0 seconds"),
         ("sink_batch_rows", cfg.sink_batch_rows >= 1, "must be >= 1"),
         ("sink_flush_interval", cfg.sink_flush_interval > 0, "must be > 0 seconds"),
         (
@@ -193,7 +206,10 @@ def _validate(cfg: Config) -> None:
     for name, ok, rule in checks:
         if not ok:
             value = getattr(cfg, name)
-            raise ConfigError(f"invalid value for {name} ({env_name(name)}): {value!r} {rule}")
+            raise ConfigError(
+                f"invalid value for {name} ({env_name(name)}): {value!r} {rule}"
+                + _describe_source(name, sources, file)
+            )
     if cfg.timezone:
         from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -203,7 +219,12 @@ def _validate(cfg: Config) -> None:
             raise ConfigError(
                 f"invalid value for timezone ({env_name('timezone')}): "
                 f"unknown time zone {cfg.timezone!r}"
+                + _describe_source("timezone", sources, file)
             ) from None
+
+
+# Where an effective value came from, lowest precedence first.
+SOURCES = ("default", "file", "env", "flag")
 
 
 def load_config(
@@ -216,9 +237,23 @@ def load_config(
 
     `EXECUTION_TIMEOUT` keeps upstream's leniency: a non-integer value means the default.
     """
+    return load_config_with_sources(file=file, environ=environ, overrides=overrides)[0]
+
+
+def load_config_with_sources(
+    *,
+    file: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> tuple[Config, dict[str, str]]:
+    """Like `load_config`, plus where each field's value came from: one of `SOURCES`.
+
+    An invalid value's ConfigError also says which source it came from.
+    """
     environ = os.environ if environ is None else environ
     kinds = {f.name: f.type for f in fields(Config)}
     values: dict[str, Any] = {}
+    sources = dict.fromkeys(kinds, "default")
 
     if file is not None:
         try:
@@ -230,24 +265,28 @@ def load_config(
         for key, value in data.items():
             if key not in kinds:
                 raise ConfigError(f"unknown setting {key!r} in config file {file}")
-            values[key] = _convert(key, kinds[key], value)
+            values[key] = _convert(key, kinds[key], value, source=f"config file {file}")
+            sources[key] = "file"
 
     for name, kind in kinds.items():
         raw = environ.get(env_name(name))
         if raw is None or raw == "":
             continue
+        sources[name] = "env"
         if name == "execution_timeout":
             try:
                 values[name] = int(raw)
             except ValueError:
                 values[name] = 300  # upstream: a non-integer means the default
             continue
-        values[name] = _convert(name, kind, raw)
+        values[name] = _convert(name, kind, raw, source="environment")
 
     for name, value in (overrides or {}).items():
         if value is not None:
-            values[name] = _convert(name, kinds[name], value)
+            flag = "--" + name.replace("_", "-")
+            values[name] = _convert(name, kinds[name], value, source=f"flag {flag}")
+            sources[name] = "flag"
 
     cfg = dataclasses.replace(Config(), **values)
-    _validate(cfg)
-    return cfg
+    _validate(cfg, sources, file)
+    return cfg, sources
