@@ -57,6 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
     from lunard import analytics_cli
 
     analytics_cli.add_parser(commands)
+    from lunard import backup_cli
+
+    backup_cli.add_parser(commands)
     return parser
 
 
@@ -144,4 +147,8 @@ def main(argv: list[str] | None = None) -> int:
         from lunard import analytics_cli
 
         return analytics_cli.main(args)
+    if args.command in ("backup", "restore"):
+        from lunard import backup_cli
+
+        return backup_cli.main(args)
     return 2

@@ -172,6 +172,15 @@ class Api:
         """Delete a function with its versions and executions; no body."""
         return self.call("DELETE", f"/api/functions/{_segment(function_id)}")
 
+    def export_function(self, function_id: str, *, include_env: bool = False) -> JSON:
+        """The function as a portable document (env vars only with `include_env`)."""
+        params = {"include_env": "true"} if include_env else {}
+        return self.call("GET", f"/api/functions/{_segment(function_id)}/export", params=params)
+
+    def import_function(self, document: Mapping[str, Any]) -> JSON:
+        """Create a function from an export document; the new function."""
+        return self.call("POST", "/api/functions/import", json=dict(document))
+
     def replace_env(self, function_id: str, env: Mapping[str, str]) -> JSON:
         """Replace the env vars; the active version."""
         return self.call(

@@ -24,6 +24,7 @@ from lunard.client.commands import (
     guides,
     invoke,
     logs,
+    portable,
     tokens,
     versions,
 )
@@ -56,6 +57,8 @@ for command in (
     invoke.invoke,
     code.deploy_command,
     code.pull,
+    portable.export_command,
+    portable.import_command,
     logs.logs,
     analytics.group,
     guides.group,

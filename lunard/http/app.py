@@ -12,6 +12,7 @@ from lunard.http import (
     functions,
     metrics,
     ops,
+    portable,
     tokens,
     versions,
     web,
@@ -42,6 +43,7 @@ def create_app(app_deps: AppDeps) -> QuartTrio:
         versions,
         executions,
         analytics,
+        portable,
         docs,
     )
     for module in blueprints:
