@@ -2,7 +2,20 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: run test lint browser bench soak web-vendor clean
+# `make install`: a venv at $(PREFIX) with lunard (built from this checkout, not editable),
+# the systemd units, and /etc/lunard/lunard.toml if there is none. Nothing is started.
+# DESTDIR stages everything under another root (tests: no root needed). bin/lunard and
+# bin/lunar are small sh launchers of the venv's python, so a staged venv still runs once
+# moved to $(PREFIX) (pip's own scripts in bin/ keep the staging path in their #! line).
+PREFIX ?= /opt/lunard
+DESTDIR ?=
+SYSCONFDIR ?= /etc
+UNITDIR ?= $(SYSCONFDIR)/systemd/system
+CONFDIR := $(SYSCONFDIR)/lunard
+# PURGE=1: `make uninstall` also removes $(CONFDIR) (the data, /var/lib/lunard, stays).
+PURGE ?=
+
+.PHONY: run test lint browser haproxy bench soak web-vendor clean install uninstall
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +34,11 @@ lint: $(VENV)/.installed
 browser:
 	command -v chromium >/dev/null || apt-get install -y chromium || (apt-get update && apt-get install -y chromium)
 
-test: $(VENV)/.installed lint browser
+# Debian's HAProxy for the cluster/drain tests.
+haproxy:
+	command -v haproxy >/dev/null || apt-get install -y haproxy || (apt-get update && apt-get install -y haproxy)
+
+test: $(VENV)/.installed lint browser haproxy
 	$(VENV)/bin/pytest -q
 
 WRK := command -v wrk >/dev/null || apt-get install -y wrk || (apt-get update && apt-get install -y wrk)
@@ -40,3 +57,44 @@ web-vendor: $(VENV)/.installed
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+install:
+	@set -e; \
+	root='$(DESTDIR)'; prefix='$(PREFIX)'; venv="$$root$$prefix"; \
+	units="$$root$(UNITDIR)"; conf="$$root$(CONFDIR)"; \
+	src=$$(mktemp -d); trap 'rm -rf "$$src"' EXIT; \
+	tar -c --exclude=__pycache__ pyproject.toml README.md lunard | tar -x -C "$$src"; \
+	echo "venv $$venv"; \
+	$(PYTHON) -m venv "$$venv"; \
+	"$$venv/bin/python" -m pip install -q --disable-pip-version-check "$$src"; \
+	here='"$$(dirname -- "$$(readlink -f -- "$$0")")"'; \
+	printf '#!/bin/sh\n# make install: this venv'"'"'s python, wherever the venv now is\nexec %s/python -P -m lunard "$$@"\n' \
+		"$$here" > "$$venv/bin/lunard"; \
+	printf '#!/bin/sh\nexec %s/python -P -c '"'"'import sys; from lunard.client.cli import main; sys.exit(main())'"'"' "$$@"\n' \
+		"$$here" > "$$venv/bin/lunar"; \
+	install -d -m 0755 "$$units"; \
+	sed 's|^ExecStart=[^ ]*/lunard |ExecStart='"$$prefix"'/bin/lunard |' systemd/lunard.service \
+		> "$$units/lunard.service.tmp"; \
+	grep -q '^ExecStart='"$$prefix"'/bin/lunard ' "$$units/lunard.service.tmp" \
+		|| { echo "install: cannot rewrite ExecStart in systemd/lunard.service" >&2; exit 1; }; \
+	chmod 0644 "$$units/lunard.service.tmp"; mv "$$units/lunard.service.tmp" "$$units/lunard.service"; \
+	install -m 0644 systemd/lunard.socket "$$units/lunard.socket"; \
+	echo "units $$units/lunard.service $$units/lunard.socket"; \
+	install -d -m 0755 "$$conf"; \
+	if [ -e "$$conf/lunard.toml" ]; then \
+		echo "config $$conf/lunard.toml exists, kept"; \
+	else \
+		install -m 0644 config/lunard.toml "$$conf/lunard.toml"; echo "config $$conf/lunard.toml"; \
+	fi; \
+	echo "Nothing was started. Next: systemctl daemon-reload && systemctl enable --now lunard"
+
+uninstall:
+	@set -e; \
+	root='$(DESTDIR)'; venv="$$root$(PREFIX)"; units="$$root$(UNITDIR)"; conf="$$root$(CONFDIR)"; \
+	if [ -e "$$venv" ] && [ ! -e "$$venv/pyvenv.cfg" ]; then \
+		echo "uninstall: $$venv is not a venv; not removing it" >&2; exit 1; \
+	fi; \
+	rm -rf "$$venv"; rm -f "$$units/lunard.service" "$$units/lunard.socket"; \
+	if [ -n '$(PURGE)' ]; then rm -rf "$$conf"; echo "removed $$venv, the units and $$conf"; \
+	else echo "removed $$venv and the units; kept $$conf/lunard.toml (PURGE=1 removes it)"; fi; \
+	echo "If lunard was enabled: systemctl disable --now lunard lunard.socket; systemctl daemon-reload"

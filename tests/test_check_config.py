@@ -8,8 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.daemon import start_daemon
-
 
 def check_config(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("LUNARD_")}
@@ -57,14 +55,48 @@ def test_an_invalid_value_names_the_setting(tmp_path: Path) -> None:
     assert result.stdout == ""
 
 
-def test_json_log_format_writes_one_object_per_line(tmp_path: Path) -> None:
-    daemon = start_daemon(tmp_path / "data", env={"LUNARD_LOG_FORMAT": "json"})
-    with daemon.client() as api:
-        assert api.get("/healthz").status_code == 200
-    assert daemon.stop() == 0
-    lines = [line for line in daemon.log().splitlines() if line.strip()]
-    records = [json.loads(line) for line in lines]  # every line is JSON
-    assert all({"time", "level", "logger", "message"} <= r.keys() for r in records)
-    access = [r for r in records if r["logger"] == "lunard.access"]
-    assert any(r.get("path") == "/healthz" and r.get("status") == 200 for r in access)
-    assert any("lunard ready url=" in r["message"] for r in records)
+def test_invalid_values_say_where_they_came_from(tmp_path: Path) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text("port = 70000\n")
+    from_file = check_config("--config", str(config))
+    assert from_file.returncode == 2
+    assert f"port (PORT): 70000 must be between 0 and 65535 (from config file {config})" in (
+        from_file.stderr
+    )
+    from_env = check_config(env={"LUNARD_DRAIN_DELAY": "-1"})
+    assert from_env.returncode == 2
+    assert "drain_delay (LUNARD_DRAIN_DELAY)" in from_env.stderr
+    assert "(from environment)" in from_env.stderr
+    from_flag = check_config("--log-format", "xml")
+    assert from_flag.returncode == 2
+    assert "log_format" in from_flag.stderr and "(from flag --log-format)" in from_flag.stderr
+    unknown = tmp_path / "unknown.toml"
+    unknown.write_text("prot = 1\n")
+    assert "unknown setting 'prot'" in check_config("--config", str(unknown)).stderr
+
+
+def test_text_output_is_toml_that_loads_back(tmp_path: Path) -> None:
+    """The printed values are TOML: saved as a file, they give the same configuration."""
+    result = check_config("--workers", "2", env={"PORT": "4100"})
+    assert result.returncode == 0, result.stderr
+    saved = tmp_path / "effective.toml"
+    saved.write_text(result.stdout)
+    again = check_config("--config", str(saved), "--json")
+    assert again.returncode == 0, again.stderr
+    settings = json.loads(again.stdout)["settings"]
+    assert settings["workers"] == {"value": 2, "source": "file"}
+    assert settings["port"] == {"value": 4100, "source": "file"}
+    assert {s["source"] for s in settings.values()} == {"file"}
+
+
+def test_shipped_config_is_valid_and_documents_every_setting() -> None:
+    from dataclasses import fields
+
+    from lunard.config import Config
+
+    shipped = Path(__file__).resolve().parent.parent / "config" / "lunard.toml"
+    result = check_config("--config", str(shipped), "--json")
+    assert result.returncode == 0, result.stderr
+    text = shipped.read_text()
+    for f in fields(Config):
+        assert f"{f.name} =" in text, f"{f.name} is not documented in config/lunard.toml"

@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from dataclasses import fields
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -151,3 +153,39 @@ def test_serve_with_invalid_setting_exits_2_with_message(tmp_path: Path) -> None
     assert "configuration error" in result.stderr
     assert "LUNARD_WORKERS" in result.stderr
     assert not (tmp_path / "data").exists()  # nothing was created before the check
+
+
+def test_sources_default_file_env_flag(tmp_path: Path) -> None:
+    from lunard.config import load_config_with_sources
+
+    config_file = tmp_path / "lunard.toml"
+    config_file.write_text('port = 4000\nworkers = 2\nlog_format = "json"\n')
+    cfg, sources = load_config_with_sources(
+        file=config_file,
+        environ={"LUNARD_WORKERS": "3", "EXECUTION_TIMEOUT": "soon"},
+        overrides={"port": "4001", "queue_size": None},
+    )
+    assert (cfg.port, cfg.workers, cfg.log_format, cfg.execution_timeout) == (4001, 3, "json", 300)
+    assert sources["port"] == "flag"
+    assert sources["workers"] == "env"
+    assert sources["execution_timeout"] == "env"  # upstream leniency still counts as set
+    assert sources["log_format"] == "file"
+    assert sources["queue_size"] == "default"  # a None flag is "not given"
+    assert set(sources) == {f.name for f in fields(Config)}
+    assert load_config(file=config_file, environ={}) == load_config_with_sources(
+        file=config_file, environ={}
+    )[0]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "where"),
+    [
+        ({"environ": {"LUNARD_LOG_FORMAT": "xml"}}, "(from environment)"),
+        ({"environ": {}, "overrides": {"drain_delay": "-1"}}, "(from flag --drain-delay)"),
+        ({"environ": {}, "overrides": {"drain_delay": "later"}}, "(from flag --drain-delay)"),
+    ],
+)
+def test_errors_name_their_source(kwargs: dict[str, Any], where: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(**kwargs)
+    assert where in info.value.message
