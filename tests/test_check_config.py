@@ -63,9 +63,9 @@ def test_invalid_values_say_where_they_came_from(tmp_path: Path) -> None:
     assert f"port (PORT): 70000 must be between 0 and 65535 (from config file {config})" in (
         from_file.stderr
     )
-    from_env = check_config(env={"LUNARD_DRAIN_DELAY": "-1"})
+    from_env = check_config(env={"LUNARD_SHUTDOWN_GRACE": "-1"})
     assert from_env.returncode == 2
-    assert "drain_delay (LUNARD_DRAIN_DELAY)" in from_env.stderr
+    assert "shutdown_grace (LUNARD_SHUTDOWN_GRACE)" in from_env.stderr
     assert "(from environment)" in from_env.stderr
     from_flag = check_config("--log-format", "xml")
     assert from_flag.returncode == 2

@@ -181,8 +181,8 @@ def test_sources_default_file_env_flag(tmp_path: Path) -> None:
     ("kwargs", "where"),
     [
         ({"environ": {"LUNARD_LOG_FORMAT": "xml"}}, "(from environment)"),
-        ({"environ": {}, "overrides": {"drain_delay": "-1"}}, "(from flag --drain-delay)"),
-        ({"environ": {}, "overrides": {"drain_delay": "later"}}, "(from flag --drain-delay)"),
+        ({"environ": {}, "overrides": {"shutdown_grace": "-1"}}, "(from flag --shutdown-grace)"),
+        ({"environ": {}, "overrides": {"shutdown_grace": "later"}}, "(from flag --shutdown-grace)"),
     ],
 )
 def test_errors_name_their_source(kwargs: dict[str, Any], where: str) -> None:

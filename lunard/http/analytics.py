@@ -45,6 +45,17 @@ async def _on_records(fn: Callable[[Any], T]) -> T:
     return await analytics_sql.on_cursor(inbox, fn)
 
 
+def _window() -> str:
+    """The `window` query parameter: absent means 24h; empty, repeated or unknown is a 400
+    (the document declares one value of the enum)."""
+    given = request.args.getlist("window")
+    if len(given) > 1:
+        raise BadRequest("window must be given at most once")
+    if given == [""]:
+        raise BadRequest(f"window must be one of {', '.join(analytics.WINDOWS)} (got '')")
+    return analytics.parse_window(given[0] if given else None)
+
+
 def _function_names() -> dict[str, str]:
     def read(conn: sqlite3.Connection) -> dict[str, str]:
         return {row[0]: row[1] for row in conn.execute("SELECT id, name FROM functions")}
@@ -56,7 +67,7 @@ def _function_names() -> dict[str, str]:
 @require_auth
 async def overview() -> Response:
     """Per-function figures (busiest first, with names) and platform totals for a window."""
-    window = analytics.parse_window(request.args.get("window"))
+    window = _window()
     now = time.time()
     report = await _on_records(lambda conn: analytics.overview(conn, window, now))
     names = _function_names()
@@ -69,7 +80,7 @@ async def overview() -> Response:
 @require_auth
 async def function_analytics(function_id: str) -> Response:
     """One function's report for a window: durations, errors, throughput, triggers."""
-    window = analytics.parse_window(request.args.get("window"))
+    window = _window()
     if not deps().state.read(lambda conn: function_exists(conn, function_id)):
         raise NotFound("Function not found")
     now = time.time()

@@ -48,9 +48,7 @@ def _http_exception(exc: HTTPException) -> Response:
     if code == 405:
         allowed = exc.valid_methods if isinstance(exc, MethodNotAllowed) else None
         headers = {"Allow": allow_value(allowed)} if allowed else {}
-        return Response(
-            METHOD_NOT_ALLOWED, 405, headers, content_type="text/plain; charset=utf-8"
-        )
+        return Response(METHOD_NOT_ALLOWED, 405, headers, content_type="text/plain; charset=utf-8")
     return json_response({"error": exc.description or exc.name}, code)
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 from quart import Blueprint, Response, request
+from werkzeug.exceptions import MethodNotAllowed
 
 from lunard import backup
 from lunard.errors import BadRequest, Forbidden, InternalError, Unauthorized, ValidationError
@@ -48,6 +49,7 @@ from lunard.validation import (
 )
 
 bp = Blueprint("portable", __name__)
+INT64_MAX = 2**63 - 1  # SQLite's INTEGER: larger values are a 400, not an OverflowError
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -108,6 +110,12 @@ async def export_function(function_id: str) -> Response:
         lambda conn: portable.export_function(conn, function_id, include_env=include_env)
     )
     return json_response(document)
+
+
+@bp.route("/api/functions/import", methods=["GET", "PUT", "DELETE"])
+async def import_other_methods() -> Response:
+    """Only POST imports; without this, `{function_id}` routes would answer these (404)."""
+    raise MethodNotAllowed(valid_methods=["POST"])
 
 
 @bp.post("/api/functions/import")
@@ -251,14 +259,14 @@ def _parse_version(item: Any, path: str) -> portable.PortableVersion:
     if not isinstance(item, dict):
         raise _fail(path, "must be an object")
     number = item.get("version")
-    if not isinstance(number, int) or isinstance(number, bool) or number < 1:
+    if not isinstance(number, int) or isinstance(number, bool) or not 1 <= number <= INT64_MAX:
         raise _fail(f"{path}.version", "must be a positive integer")
     code = _string(item, "code", f"{path}.code")
     assert code is not None
     with _at(f"{path}.code"):
         validate_code(code)
     created_at = item.get("created_at", 0)
-    if not _is_int(created_at) or created_at < 0:
+    if not _is_int(created_at) or not 0 <= created_at <= INT64_MAX:
         raise _fail(f"{path}.created_at", "must be Unix seconds (a non-negative integer)")
     created_by = _string(item, "created_by", f"{path}.created_by", nullable=True)
     active = item.get("is_active", False)
