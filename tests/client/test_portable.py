@@ -4,29 +4,14 @@ from __future__ import annotations
 
 import json
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 
-from tests.client.helpers import Lunar, clean_env
-from tests.daemon import Daemon, start_daemon
+from tests.client.helpers import Lunar
+from tests.daemon import Daemon
 
 CODE = "function handler(ctx, event) return {statusCode = 200, body = 'v%d'} end"
-
-
-@pytest.fixture(scope="module")
-def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
-    d = start_daemon(tmp_path_factory.mktemp("client-portable") / "data")
-    yield d
-    d.stop()
-
-
-@pytest.fixture(scope="module")
-def lunar(daemon: Daemon, tmp_path_factory: pytest.TempPathFactory) -> Lunar:
-    home = tmp_path_factory.mktemp("config")
-    return Lunar(clean_env(home, LUNAR_SERVER=daemon.url, LUNAR_TOKEN=daemon.api_key))
 
 
 def make_function(daemon: Daemon) -> str:
