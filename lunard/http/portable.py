@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 from quart import Blueprint, Response, request
-from werkzeug.exceptions import MethodNotAllowed
 
 from lunard import backup
 from lunard.errors import BadRequest, Forbidden, InternalError, Unauthorized, ValidationError
@@ -110,12 +109,6 @@ async def export_function(function_id: str) -> Response:
         lambda conn: portable.export_function(conn, function_id, include_env=include_env)
     )
     return json_response(document)
-
-
-@bp.route("/api/functions/import", methods=["GET", "PUT", "DELETE"])
-async def import_other_methods() -> Response:
-    """Only POST imports; without this, `{function_id}` routes would answer these (404)."""
-    raise MethodNotAllowed(valid_methods=["POST"])
 
 
 @bp.post("/api/functions/import")
