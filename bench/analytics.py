@@ -4,10 +4,10 @@
     `Sink` actor (default batching) into a fresh DuckDB file; rows/s from the first send to
     the answer of a query that follows the last one (so every row is written). Target:
     >= 50,000 log rows/s.
-(b) The per-function report (`analytics.function_report`) over 1,000,000 executions, for
+(b) The per-function report (`reports.function_report`) over 1,000,000 executions, for
     a function owning all of them (worst case) and for one of 20 functions, over 30d; and
     the overview. 20 runs each on a cursor like the daemon's. Target: p95 <= 200 ms.
-    Also the SQL endpoint's runner (a sandbox process per query, `lunard.analytics_sql`)
+    Also the SQL endpoint's runner (a sandbox process per query, `lunard.records.sql_runner`)
     beside the same SQL run on the cursor directly: the price of the sandbox.
 (c) The analytics limits: `bench.analytics_limits` (hostile queries, before and after).
 
@@ -27,10 +27,10 @@ import duckdb
 import trio
 
 from bench.analytics_limits import limits_bench
-from lunard import analytics, analytics_sql
-from lunard.duckdb_instance import instance_config
 from lunard.messages import ExecutionRecord, JobLog, RecordBatch
-from lunard.sink import Sink, _open, query
+from lunard.records import reports, sql_runner
+from lunard.records.instance import instance_config
+from lunard.records.sink import Sink, _open, query
 
 NOW = 1_750_000_020  # a fixed clock, minute-aligned
 P99_SQL = "SELECT function_id, quantile_disc(duration_ms, 0.99) FROM executions GROUP BY ALL"
@@ -131,15 +131,15 @@ def report_bench(rows: int = 1_000_000, runs: int = 20) -> dict[str, dict[str, f
                 cur = conn.cursor()
                 for window in ("30d", "24h"):
                     results[f"function report, 1 of {functions} fns, {window}"] = _timings(
-                        partial(analytics.function_report, cur, "fn0", window, NOW), runs
+                        partial(reports.function_report, cur, "fn0", window, NOW), runs
                     )
                 if functions == 20:
                     results["overview, 20 fns, 30d"] = _timings(
-                        partial(analytics.overview, cur, "30d", NOW), runs
+                        partial(reports.overview, cur, "30d", NOW), runs
                     )
                     for label, sql in (("p99 by function", P99_SQL), ("latest 100", LATEST_SQL)):
                         results[f"SQL endpoint runner, {label}"] = _timings(
-                            partial(analytics_sql.run_query, cur, sql), runs
+                            partial(sql_runner.run_query, cur, sql), runs
                         )
                         results[f"  same SQL on the cursor, {label}"] = _timings(
                             partial(_direct, cur, sql), runs
@@ -151,7 +151,7 @@ def report_bench(rows: int = 1_000_000, runs: int = 20) -> dict[str, dict[str, f
 
 
 def _direct(cursor: duckdb.DuckDBPyConnection, sql: str) -> None:
-    cursor.execute(sql).fetchmany(analytics_sql.DEFAULT_ROW_LIMIT)
+    cursor.execute(sql).fetchmany(sql_runner.DEFAULT_ROW_LIMIT)
 
 
 def analytics_bench() -> None:

@@ -5,7 +5,7 @@
     did before issue 9 (`SAFE_CONFIG` only: DuckDB's default memory limit, threads, spilling),
     `bounded` as the sink does now (`instance_config`: 256 MiB, one thread, no spilling).
     Each query runs in a fresh process, so that process's peak RSS is the query's cost.
-    (The list bombs of `lunard.analytics_sql`'s docstring, 16–20 GB, are left out of these.)
+    (The list bombs of `lunard.records.sql_runner`'s docstring, 16–20 GB, are left out of these.)
 (b) After, the same queries through `analytics_sql.run_query` (what the daemon and the CLI
     call), each in a fresh process: time to the answer, the answer, the caller's peak RSS
     and the sandbox process's peak RSS.
@@ -70,8 +70,8 @@ EXECUTIONS = 100_000
 def _records(directory: Path, mode: str = "after") -> duckdb.DuckDBPyConnection:
     """A records file like the sink's, with EXECUTIONS generated executions."""
     from bench.analytics import _generate
-    from lunard.duckdb_instance import SAFE_CONFIG, instance_config
-    from lunard.sink import _open
+    from lunard.records.instance import SAFE_CONFIG, instance_config
+    from lunard.records.sink import _open
 
     path = directory / "records.duckdb"
     fresh = not path.exists()
@@ -99,7 +99,7 @@ def _before(cursor: duckdb.DuckDBPyConnection, sql: str, limit: float) -> str:
 
 
 def _after(cursor: duckdb.DuckDBPyConnection, sql: str, limit: float) -> str:
-    from lunard.analytics_sql import AnalyticsRefused, run_query
+    from lunard.records.sql_runner import AnalyticsRefused, run_query
 
     try:
         result = run_query(cursor, sql, time_limit=limit)

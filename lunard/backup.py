@@ -33,11 +33,12 @@ from typing import Any, BinaryIO
 
 import trio
 
-from lunard import __version__, records, sink
+from lunard import __version__
 from lunard.datadir import API_KEY_FILE
 from lunard.errors import LunardError
-from lunard.journal import JOURNAL_DIR
-from lunard.sink import RECORDS_FILE
+from lunard.records import sink, store
+from lunard.records.journal import JOURNAL_DIR
+from lunard.records.sink import RECORDS_FILE
 from lunard.state.db import STATE_FILE, StateStore
 
 log = logging.getLogger(__name__)
@@ -273,7 +274,7 @@ def _check_schema(document: dict[str, Any]) -> None:
     from lunard.state.migrations import MIGRATIONS
 
     versions = document.get("schema_versions") or {}
-    known = {"state": max(v for v, _ in MIGRATIONS), "records": records.SCHEMA_VERSION}
+    known = {"state": max(v for v, _ in MIGRATIONS), "records": store.SCHEMA_VERSION}
     for name, mine in known.items():
         theirs = versions.get(name)
         if isinstance(theirs, int) and theirs > mine:

@@ -54,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--json", action="store_true", help="print {setting: {value, source}} as JSON"
     )
     _add_setting_flags(check)
-    from lunard import analytics_cli
+    from lunard.records import cli as analytics_cli
 
     analytics_cli.add_parser(commands)
     from lunard import backup_cli
@@ -110,8 +110,10 @@ def check_config(args: argparse.Namespace) -> int:
         return 0
     where = f"config file {args.config}" if args.config else "no config file"
     print(f"# lunard configuration is valid ({where}); effective values and their sources:")
-    rows = [(f"{name} = {json.dumps(value)}", _source_note(name, sources[name]))
-            for name, value in values.items()]
+    rows = [
+        (f"{name} = {json.dumps(value)}", _source_note(name, sources[name]))
+        for name, value in values.items()
+    ]
     width = max(len(left) for left, _ in rows)
     for left, note in rows:
         print(f"{left.ljust(width)}  # {note}")
@@ -144,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "check-config":
         return check_config(args)
     if args.command == "analytics":
-        from lunard import analytics_cli
+        from lunard.records import cli as analytics_cli
 
         return analytics_cli.main(args)
     if args.command in ("backup", "restore"):

@@ -15,7 +15,7 @@ from typing import Any
 
 import trio
 
-from lunard.sink import delete as delete_records
+from lunard.records.sink import delete as delete_records
 from lunard.state.db import StateStore
 from lunard.state.retention import retention_cutoffs
 

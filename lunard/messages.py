@@ -99,7 +99,7 @@ class RecordBatch:
     logs: list[JobLog] = field(default_factory=list)
     ai_requests: list[AIRequestRow] = field(default_factory=list)
     email_requests: list[EmailRequestRow] = field(default_factory=list)
-    # Position in the journal (lunard.journal), so the sink can say what it has committed;
+    # Position in the journal (lunard.records.journal), so the sink can say what it has committed;
     # 0 when the batch was not journaled.
     journal_seq: int = 0
 

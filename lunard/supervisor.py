@@ -32,18 +32,16 @@ from lunard.http.app import create_app
 from lunard.http.deps import AppDeps, Readiness
 from lunard.http.device_auth import DeviceAuthStore
 from lunard.http.server import HttpServer
-from lunard.journal import JOURNAL_DIR, Journal
 from lunard.listener import open_listener
 from lunard.messages import RecordWrite
 from lunard.pool import Pool
+from lunard.records.journal import JOURNAL_DIR, Journal
+from lunard.records.sink import RECORDS_FILE, Sink
 from lunard.scheduler import Scheduler
 from lunard.sdnotify import Notifier, inherited_socket_fd
-from lunard.sink import Sink
 from lunard.state import StateStore
 
 log = logging.getLogger(__name__)
-
-RECORDS_FILE = "records.duckdb"
 
 
 class ActorCrashed(Exception):

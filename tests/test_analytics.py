@@ -1,4 +1,4 @@
-"""Canned reports on generated records with answers known in advance (lunard.analytics)."""
+"""Canned reports on generated records with answers known in advance (lunard.records.reports)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from typing import Any
 import duckdb
 import pytest
 
-from lunard import analytics
-from lunard.duckdb_instance import instance_config
 from lunard.errors import BadRequest
-from lunard.sink import _open
+from lunard.records import reports
+from lunard.records.instance import instance_config
+from lunard.records.sink import _open
 from tests.factories import NOW, busy_rows, insert_executions
 
 
@@ -29,7 +29,7 @@ def test_exact_percentiles_errors_and_triggers_over_10000_executions(
 ) -> None:
     insert_executions(conn, busy_rows())
 
-    report = analytics.function_report(conn, "busy", "1h", NOW)
+    report = reports.function_report(conn, "busy", "1h", NOW)
 
     assert report["invocations"] == 10_000
     assert report["errors"] == 100
@@ -53,7 +53,7 @@ def test_percentiles_are_nearest_rank(conn: duckdb.DuckDBPyConnection) -> None:
     ]
     insert_executions(conn, rows)
 
-    durations = analytics.function_report(conn, "f", "1h", NOW)["duration_ms"]
+    durations = reports.function_report(conn, "f", "1h", NOW)["duration_ms"]
 
     assert (durations["p50"], durations["p95"], durations["p99"]) == (5, 10, 10)
 
@@ -67,9 +67,7 @@ def test_window_is_open_at_its_start_and_closed_at_now(conn: duckdb.DuckDBPyConn
         conn, [{"id": name, "function_id": "f", "created_at": t} for name, t in at.items()]
     )
 
-    counts = {
-        w: analytics.function_report(conn, "f", w, NOW)["invocations"] for w in analytics.WINDOWS
-    }
+    counts = {w: reports.function_report(conn, "f", w, NOW)["invocations"] for w in reports.WINDOWS}
 
     # 1h: inside, now; 24h: + start, yesterday; 7d: + last week; 30d: + last month.
     assert counts == {"1h": 2, "24h": 4, "7d": 5, "30d": 6}
@@ -86,7 +84,7 @@ def test_throughput_buckets_are_dense_and_aligned(conn: duckdb.DuckDBPyConnectio
         conn, [{"id": f"e{i}", "function_id": "f", **row} for i, row in enumerate(rows)]
     )
 
-    throughput = analytics.function_report(conn, "f", "24h", NOW)["throughput"]
+    throughput = reports.function_report(conn, "f", "24h", NOW)["throughput"]
 
     minutes = throughput["per_minute"]
     assert len(minutes) == 61  # NOW-3600 .. NOW, both ends included
@@ -112,7 +110,7 @@ def test_throughput_buckets_are_dense_and_aligned(conn: duckdb.DuckDBPyConnectio
 def test_top_errors_count_and_latest_execution(conn: duckdb.DuckDBPyConnection) -> None:
     insert_executions(conn, busy_rows())
 
-    top = analytics.function_report(conn, "busy", "1h", NOW)["top_errors"]
+    top = reports.function_report(conn, "busy", "1h", NOW)["top_errors"]
 
     # i = 0, 100, ..., 9900: message index (i // 100) % 3 -> 34 timeouts, 33 boom, 33 nil value.
     assert [(e["message"], e["count"]) for e in top] == [
@@ -130,7 +128,7 @@ def test_top_errors_count_and_latest_execution(conn: duckdb.DuckDBPyConnection) 
 def test_function_without_executions_has_zeros_and_nulls(conn: duckdb.DuckDBPyConnection) -> None:
     insert_executions(conn, busy_rows())
 
-    report = analytics.function_report(conn, "idle", "7d", NOW)
+    report = reports.function_report(conn, "idle", "7d", NOW)
 
     assert report["invocations"] == 0
     assert report["error_rate"] == 0.0
@@ -157,7 +155,7 @@ def test_overview_rows_busiest_first_and_totals(conn: duckdb.DuckDBPyConnection)
     old = {"id": "old", "function_id": "old", "created_at": NOW - 2 * 86400}
     insert_executions(conn, [*quiet, old])
 
-    report = analytics.overview(conn, "24h", NOW)
+    report = reports.overview(conn, "24h", NOW)
 
     assert [f["function_id"] for f in report["functions"]] == ["busy", "quiet"]
     busy, quiet_row = report["functions"]
@@ -186,7 +184,7 @@ def test_overview_rows_busiest_first_and_totals(conn: duckdb.DuckDBPyConnection)
 
 
 def test_overview_of_an_empty_window(conn: duckdb.DuckDBPyConnection) -> None:
-    report = analytics.overview(conn, "1h", NOW)
+    report = reports.overview(conn, "1h", NOW)
 
     assert report["functions"] == []
     assert report["totals"]["invocations"] == 0
@@ -195,5 +193,5 @@ def test_overview_of_an_empty_window(conn: duckdb.DuckDBPyConnection) -> None:
 
 def test_unknown_window_is_a_bad_request() -> None:
     with pytest.raises(BadRequest, match="window must be one of 1h, 24h, 7d, 30d"):
-        analytics.parse_window("2h")
-    assert analytics.parse_window(None) == "24h"
+        reports.parse_window("2h")
+    assert reports.parse_window(None) == "24h"

@@ -14,10 +14,10 @@ import duckdb
 import pytest
 import trio
 
-from lunard import analytics_sandbox, analytics_sql
-from lunard.analytics_sql import AnalyticsRefused, check_sql, on_cursor, run_query
-from lunard.duckdb_instance import instance_config
-from lunard.sink import Sink, _open, query
+from lunard.records import sql_runner, sql_sandbox
+from lunard.records.instance import instance_config
+from lunard.records.sink import Sink, _open, query
+from lunard.records.sql_runner import AnalyticsRefused, check_sql, on_cursor, run_query
 from tests.factories import NOW, insert_executions, make_batch
 
 
@@ -178,12 +178,12 @@ def test_json_values() -> None:
     import decimal
     import uuid
 
-    assert analytics_sql.json_value(decimal.Decimal("1.50")) == 1.5
-    assert analytics_sql.json_value(dt.timedelta(days=1)) == 86400.0
-    assert analytics_sql.json_value(b"ab") == "YWI="
-    assert analytics_sql.json_value({"k": [dt.date(2024, 1, 2)]}) == {"k": ["2024-01-02"]}
+    assert sql_runner.json_value(decimal.Decimal("1.50")) == 1.5
+    assert sql_runner.json_value(dt.timedelta(days=1)) == 86400.0
+    assert sql_runner.json_value(b"ab") == "YWI="
+    assert sql_runner.json_value({"k": [dt.date(2024, 1, 2)]}) == {"k": ["2024-01-02"]}
     u = uuid.uuid4()
-    assert analytics_sql.json_value(u) == str(u)
+    assert sql_runner.json_value(u) == str(u)
 
 
 # --------------------------------------------------------------------------- memory
@@ -231,7 +231,7 @@ def test_the_memory_limit_and_its_setting_come_from_the_caller(
 def test_an_answer_over_the_size_cap_is_refused(
     cursor: duckdb.DuckDBPyConnection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(analytics_sql, "MAX_ANSWER_BYTES", 10_000)
+    monkeypatch.setattr(sql_runner, "MAX_ANSWER_BYTES", 10_000)
     with pytest.raises(AnalyticsRefused, match="the answer is larger than 0 MiB; select fewer"):
         run_query(cursor, "SELECT repeat('x', 1000) FROM range(100)")
     assert len(run_query(cursor, "SELECT repeat('x', 1000) FROM range(5)").rows) == 5
@@ -366,7 +366,7 @@ def test_streamed_and_loaded_tables_give_the_same_answers(
     ):
         expected = [list(row) for row in records.execute(sql).fetchall()]
         assert run_query(cursor, sql).rows == [
-            [analytics_sql.json_value(v) for v in row] for row in expected
+            [sql_runner.json_value(v) for v in row] for row in expected
         ], sql
 
 
@@ -396,11 +396,11 @@ def test_table_functions_on_the_allow_list_run(cursor: duckdb.DuckDBPyConnection
 def test_the_sandbox_gets_only_the_columns_the_plan_reads(
     cursor: duckdb.DuckDBPyConnection, sql: str, copied: dict[str, list[str]]
 ) -> None:
-    shape = analytics_sql.records_shape(cursor)
-    sandbox = duckdb.connect(":memory:", config=analytics_sandbox.sandbox_config(64))
+    shape = sql_runner.records_shape(cursor)
+    sandbox = duckdb.connect(":memory:", config=sql_sandbox.sandbox_config(64))
     try:
-        analytics_sandbox.create_tables(sandbox, shape)
-        reads = analytics_sandbox.table_reads(analytics_sandbox.plan(sandbox, sql), shape)
+        sql_sandbox.create_tables(sandbox, shape)
+        reads = sql_sandbox.table_reads(sql_sandbox.plan(sandbox, sql), shape)
     finally:
         sandbox.close()
-    assert analytics_sandbox.needed_columns(reads, shape) == copied
+    assert sql_sandbox.needed_columns(reads, shape) == copied

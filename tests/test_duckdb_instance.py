@@ -7,9 +7,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from lunard.analytics_sandbox import sandbox_config
-from lunard.duckdb_instance import instance_config
-from lunard.sink import _open
+from lunard.records.instance import instance_config
+from lunard.records.sink import _open
+from lunard.records.sql_sandbox import sandbox_config
 
 
 def settings(conn: duckdb.DuckDBPyConnection, *names: str) -> dict[str, str]:

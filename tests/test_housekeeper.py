@@ -27,7 +27,7 @@ from lunard.messages import (
     JobLog,
     RecordBatch,
 )
-from lunard.sink import Sink, query
+from lunard.records.sink import Sink, query
 from lunard.state import StateStore
 
 NOW = 1_750_000_000  # the housekeeper's wall clock in these tests (Unix seconds)
@@ -80,14 +80,32 @@ def batch(function_id: str, created_at: int) -> RecordBatch:
         created_at=created_at,
     )
     ai = AIRequestRow(
-        id=new_id(), provider="openai", model="m", endpoint="e", request_json="{}",
-        response_json=None, status="success", error_message=None, input_tokens=1,
-        output_tokens=1, duration_ms=1, created_at=created_at,
+        id=new_id(),
+        provider="openai",
+        model="m",
+        endpoint="e",
+        request_json="{}",
+        response_json=None,
+        status="success",
+        error_message=None,
+        input_tokens=1,
+        output_tokens=1,
+        duration_ms=1,
+        created_at=created_at,
     )
     email = EmailRequestRow(
-        id=new_id(), from_address="a@example.com", to_addresses=["b@example.com"],
-        subject="s", has_text=True, has_html=False, request_json="{}", response_json=None,
-        status="success", error_message=None, email_id=None, duration_ms=1,
+        id=new_id(),
+        from_address="a@example.com",
+        to_addresses=["b@example.com"],
+        subject="s",
+        has_text=True,
+        has_html=False,
+        request_json="{}",
+        response_json=None,
+        status="success",
+        error_message=None,
+        email_id=None,
+        duration_ms=1,
         created_at=created_at,
     )
     return RecordBatch(
@@ -106,7 +124,11 @@ async def test_retention_removes_exactly_the_expired_executions_and_their_rows_p
     state: StateStore, sink: Sink
 ) -> None:
     retentions: dict[str, int | None] = {
-        "r7": 7, "r15": 15, "r30": 30, "r365": 365, "default": None,
+        "r7": 7,
+        "r15": 15,
+        "r30": 30,
+        "r365": 365,
+        "default": None,
     }
     kept: set[str] = set()
     expired: set[str] = set()

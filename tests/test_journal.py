@@ -10,10 +10,10 @@ import duckdb
 import pytest
 import trio
 
-from lunard import journal as journal_module
-from lunard.journal import Journal, encode_frame, read_segment, segments
 from lunard.messages import RecordBatch, RecordWrite
-from lunard.sink import Sink, _open, query, replay_journal
+from lunard.records import journal as journal_module
+from lunard.records.journal import Journal, encode_frame, read_segment, segments
+from lunard.records.sink import Sink, _open, query, replay_journal
 from tests.factories import counts, make_batch
 
 
@@ -49,9 +49,7 @@ async def start_pair(
         batch_rows=options.pop("batch_rows", 1_000_000),
     )
     await nursery.start(sink.run)
-    journal = Journal(
-        directory=directory, sink=sink.inbox, committed=committed_receive, **options
-    )
+    journal = Journal(directory=directory, sink=sink.inbox, committed=committed_receive, **options)
     await nursery.start(journal.run)
     return sink, journal, directory
 
@@ -175,7 +173,7 @@ def test_replay_is_idempotent(tmp_path: Path) -> None:
 
 
 def test_a_torn_last_frame_is_ignored_with_a_warning(tmp_path: Path, caplog: Any) -> None:
-    caplog.set_level(logging.WARNING, logger="lunard.journal")
+    caplog.set_level(logging.WARNING, logger="lunard.records.journal")
     directory = tmp_path / "journal"
     batches = [make_batch(logs=1) for _ in range(3)]
     path = write_segment(directory, batches)

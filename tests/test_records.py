@@ -8,12 +8,12 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from lunard import records
 from lunard.errors import DataDirError
 from lunard.messages import (
     LogLevel,
 )
-from lunard.sink import _open, write_batches
+from lunard.records import store
+from lunard.records.sink import _open, write_batches
 from tests.factories import T0, make_ai, make_batch, make_email, make_execution, make_log
 
 
@@ -37,7 +37,7 @@ def test_migrate_creates_versioned_schema_once(tmp_path: Path) -> None:
         tables = {r[0] for r in again.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
     finally:
         again.close()
-    assert rows == [(records.SCHEMA_VERSION,)]
+    assert rows == [(store.SCHEMA_VERSION,)]
     assert {"executions", "logs", "ai_requests", "email_requests"} <= tables
 
 
@@ -61,7 +61,7 @@ def test_list_executions_newest_first_without_response_json(
     other = make_execution(function_id="fn2", created_at=T0 + 30)
     write_batches(conn, [make_batch(old), make_batch(other), make_batch(new)])
 
-    items, total = records.list_executions(conn, "fn1", 20, 0)
+    items, total = store.list_executions(conn, "fn1", 20, 0)
 
     assert total == 2
     assert [i["id"] for i in items] == [new.id, old.id]
@@ -83,9 +83,9 @@ def test_list_executions_paginates_with_total(conn: duckdb.DuckDBPyConnection) -
     write_batches(conn, [make_batch(e) for e in executions])
     newest_first = [e.id for e in reversed(executions)]
 
-    page1, total1 = records.list_executions(conn, "fn1", 10, 0)
-    page3, total3 = records.list_executions(conn, "fn1", 10, 20)
-    past_end, total_past = records.list_executions(conn, "fn1", 10, 100)
+    page1, total1 = store.list_executions(conn, "fn1", 10, 0)
+    page3, total3 = store.list_executions(conn, "fn1", 10, 20)
+    past_end, total_past = store.list_executions(conn, "fn1", 10, 100)
 
     assert (total1, total3, total_past) == (25, 25, 25)
     assert [i["id"] for i in page1] == newest_first[:10]
@@ -96,7 +96,7 @@ def test_list_executions_paginates_with_total(conn: duckdb.DuckDBPyConnection) -
 def test_list_executions_of_unknown_function_is_empty_list(
     conn: duckdb.DuckDBPyConnection,
 ) -> None:
-    assert records.list_executions(conn, "nope", 20, 0) == ([], 0)
+    assert store.list_executions(conn, "nope", 20, 0) == ([], 0)
 
 
 def test_get_execution_includes_response_and_error(conn: duckdb.DuckDBPyConnection) -> None:
@@ -108,7 +108,7 @@ def test_get_execution_includes_response_and_error(conn: duckdb.DuckDBPyConnecti
     )
     write_batches(conn, [make_batch(failed)])
 
-    item = records.get_execution(conn, failed.id)
+    item = store.get_execution(conn, failed.id)
 
     assert item is not None
     assert item["status"] == "error"
@@ -123,7 +123,7 @@ def test_get_execution_omits_null_fields(conn: duckdb.DuckDBPyConnection) -> Non
     execution = make_execution()
     write_batches(conn, [make_batch(execution)])
 
-    item = records.get_execution(conn, execution.id)
+    item = store.get_execution(conn, execution.id)
 
     assert item is not None
     assert "error_message" not in item
@@ -134,9 +134,9 @@ def test_get_and_exists_for_unknown_execution(conn: duckdb.DuckDBPyConnection) -
     execution = make_execution()
     write_batches(conn, [make_batch(execution)])
 
-    assert records.get_execution(conn, "unknown") is None
-    assert records.execution_exists(conn, "unknown") is False
-    assert records.execution_exists(conn, execution.id) is True
+    assert store.get_execution(conn, "unknown") is None
+    assert store.execution_exists(conn, "unknown") is False
+    assert store.execution_exists(conn, execution.id) is True
 
 
 # --------------------------------------------------------------------------- logs
@@ -155,7 +155,7 @@ def test_logs_oldest_first_in_insertion_order_within_a_second(
     execution = make_execution()
     write_batches(conn, [make_batch(execution, logs=lines)])
 
-    items, total = records.list_logs(conn, execution.id, 20, 0)
+    items, total = store.list_logs(conn, execution.id, 20, 0)
 
     assert total == 4
     assert items == [
@@ -174,7 +174,7 @@ def test_logs_paginate_and_unknown_level_reads_as_info(
     execution = make_execution()
     write_batches(conn, [make_batch(execution, logs=lines)])
 
-    page, total = records.list_logs(conn, execution.id, 2, 4)
+    page, total = store.list_logs(conn, execution.id, 2, 4)
 
     assert total == 6
     assert [(i["message"], i["level"]) for i in page] == [("l4", "info"), ("odd", "info")]
@@ -186,7 +186,7 @@ def test_logs_of_execution_without_logs_is_empty_list(
     execution = make_execution()
     write_batches(conn, [make_batch(execution), make_batch(logs=3)])
 
-    assert records.list_logs(conn, execution.id, 20, 0) == ([], 0)
+    assert store.list_logs(conn, execution.id, 20, 0) == ([], 0)
 
 
 # --------------------------------------------------------------------------- AI and email
@@ -207,7 +207,7 @@ def test_ai_requests_shape_order_and_omitted_nulls(conn: duckdb.DuckDBPyConnecti
     execution = make_execution()
     write_batches(conn, [make_batch(execution, ai=[ok, failed, same_second]), make_batch(ai=2)])
 
-    items, total = records.list_ai_requests(conn, execution.id, 20, 0)
+    items, total = store.list_ai_requests(conn, execution.id, 20, 0)
 
     assert total == 3
     assert [i["id"] for i in items] == [ok.id, failed.id, same_second.id]
@@ -237,7 +237,7 @@ def test_ai_requests_shape_order_and_omitted_nulls(conn: duckdb.DuckDBPyConnecti
         "duration_ms": 300,
         "created_at": T0 + 2,
     }
-    page, _ = records.list_ai_requests(conn, execution.id, 1, 1)
+    page, _ = store.list_ai_requests(conn, execution.id, 1, 1)
     assert [i["id"] for i in page] == [failed.id]
 
 
@@ -256,7 +256,7 @@ def test_email_requests_shape_order_and_omitted_nulls(conn: duckdb.DuckDBPyConne
     execution = make_execution()
     write_batches(conn, [make_batch(execution, email=[sent, failed]), make_batch(email=1)])
 
-    items, total = records.list_email_requests(conn, execution.id, 20, 0)
+    items, total = store.list_email_requests(conn, execution.id, 20, 0)
 
     assert total == 2
     assert items[0] == {
@@ -294,8 +294,8 @@ def test_ai_and_email_lists_are_empty_lists_when_none(conn: duckdb.DuckDBPyConne
     execution = make_execution()
     write_batches(conn, [make_batch(execution)])
 
-    assert records.list_ai_requests(conn, execution.id, 20, 0) == ([], 0)
-    assert records.list_email_requests(conn, execution.id, 20, 0) == ([], 0)
+    assert store.list_ai_requests(conn, execution.id, 20, 0) == ([], 0)
+    assert store.list_email_requests(conn, execution.id, 20, 0) == ([], 0)
 
 
 def test_log_level_type_is_enum(conn: duckdb.DuckDBPyConnection) -> None:
@@ -307,4 +307,4 @@ def test_log_level_type_is_enum(conn: duckdb.DuckDBPyConnection) -> None:
     assert row is not None
     assert row[0].startswith("ENUM")
     levels: tuple[LogLevel, ...] = ("debug", "info", "warn", "error")
-    assert levels == records.LOG_LEVELS
+    assert levels == store.LOG_LEVELS

@@ -15,13 +15,13 @@ from pathlib import Path
 import pytest
 import trio
 
-from lunard import records, sink
 from lunard.config import Config
 from lunard.ids import new_id, version_id
-from lunard.journal import Journal
 from lunard.pool import Pool
+from lunard.records import sink, store
+from lunard.records.journal import Journal
+from lunard.records.sink import Sink
 from lunard.scheduler import Scheduler
-from lunard.sink import Sink
 from lunard.state import StateStore
 
 CODE = """
@@ -107,10 +107,10 @@ async def test_a_cron_run_is_executed_by_a_worker_and_recorded(
         with trio.fail_after(30):  # the tick comes about one second from now
             await completed.wait()
         items, total = await sink.query(
-            records_sink.inbox, lambda c: records.list_executions(c, fid, 10, 0)
+            records_sink.inbox, lambda c: store.list_executions(c, fid, 10, 0)
         )
         logs, _ = await sink.query(
-            records_sink.inbox, lambda c: records.list_logs(c, items[0]["id"], 10, 0)
+            records_sink.inbox, lambda c: store.list_logs(c, items[0]["id"], 10, 0)
         )
         frames = journal.stats.frames  # the cron run's record went through the journal
         nursery.cancel_scope.cancel()

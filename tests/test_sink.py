@@ -10,10 +10,10 @@ import pytest
 import trio
 import trio.testing
 
-from lunard import records
 from lunard.errors import DataDirError, StorageError
 from lunard.messages import RecordBatch
-from lunard.sink import Sink, delete, query
+from lunard.records import store
+from lunard.records.sink import Sink, delete, query
 from tests.factories import T0, counts, make_batch, make_execution
 
 
@@ -39,7 +39,7 @@ async def test_batches_are_written_and_readable(tmp_path: Path, nursery: trio.Nu
 
     totals = await query(sink.inbox, counts)
     logs, log_total = await query(
-        sink.inbox, lambda c: records.list_logs(c, batches[2].execution.id, 20, 0)
+        sink.inbox, lambda c: store.list_logs(c, batches[2].execution.id, 20, 0)
     )
 
     assert totals == {"executions": 4, "logs": 12, "ai_requests": 4, "email_requests": 8}
@@ -55,7 +55,7 @@ async def test_read_your_writes_query_right_after_send(
     execution = make_execution()
     await sink.inbox.send(make_batch(execution, logs=1))
 
-    item = await query(sink.inbox, lambda c: records.get_execution(c, execution.id))
+    item = await query(sink.inbox, lambda c: store.get_execution(c, execution.id))
 
     assert item is not None
     assert item["id"] == execution.id

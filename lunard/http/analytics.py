@@ -4,11 +4,11 @@
 - `GET /api/functions/{id}/analytics?window=…` — one function's report (404 if unknown).
 - `POST /api/analytics/query` `{"sql": "...", "limit": N, "timeout": S}` — one read-only
   SELECT over `executions`, `logs`, `ai_requests`, `email_requests`, in a sandbox process
-  bounded by `timeout` and by the `records_memory_mb` setting (see `lunard.analytics_sql`
+  bounded by `timeout` and by the `records_memory_mb` setting (see `lunard.records.sql_runner`
   for what is refused and how).
 
 Reports run on a cursor of the records database on a thread of their own, after the sink
-has flushed, so they never block the sink's writes (`analytics_sql.on_cursor`); a query's
+has flushed, so they never block the sink's writes (`sql_runner.on_cursor`); a query's
 thread uses such a cursor only to copy the columns its sandbox reads.
 """
 
@@ -22,11 +22,11 @@ from typing import Any, TypeVar
 import trio
 from quart import Blueprint, Response, current_app, request
 
-from lunard import analytics, analytics_sql
 from lunard.errors import BadRequest, InternalError, NotFound
 from lunard.http.auth import require_auth
 from lunard.http.deps import deps
 from lunard.http.responses import json_response, optional_field, read_json_object
+from lunard.records import reports, sql_runner
 from lunard.state.runtime import function_exists
 
 bp = Blueprint("analytics", __name__)
@@ -35,14 +35,14 @@ T = TypeVar("T")
 # Ad-hoc queries running at once; more wait their turn. Each is bounded by its time limit
 # and is one sandbox process of at most records_memory_mb + 160 MiB.
 QUERY_CONCURRENCY = 2
-_LIMITER_KEY = "lunard.analytics.query_limiter"
+_LIMITER_KEY = "lunard.records.reports.query_limiter"
 
 
 async def _on_records(fn: Callable[[Any], T]) -> T:
     inbox = deps().sink
     if inbox is None:
         raise InternalError("Execution records are not available")
-    return await analytics_sql.on_cursor(inbox, fn)
+    return await sql_runner.on_cursor(inbox, fn)
 
 
 def _window() -> str:
@@ -52,8 +52,8 @@ def _window() -> str:
     if len(given) > 1:
         raise BadRequest("window must be given at most once")
     if given == [""]:
-        raise BadRequest(f"window must be one of {', '.join(analytics.WINDOWS)} (got '')")
-    return analytics.parse_window(given[0] if given else None)
+        raise BadRequest(f"window must be one of {', '.join(reports.WINDOWS)} (got '')")
+    return reports.parse_window(given[0] if given else None)
 
 
 def _function_names() -> dict[str, str]:
@@ -69,7 +69,7 @@ async def overview() -> Response:
     """Per-function figures (busiest first, with names) and platform totals for a window."""
     window = _window()
     now = time.time()
-    report = await _on_records(lambda conn: analytics.overview(conn, window, now))
+    report = await _on_records(lambda conn: reports.overview(conn, window, now))
     names = _function_names()
     for row in report["functions"]:
         row["name"] = names.get(row["function_id"])
@@ -84,9 +84,7 @@ async def function_analytics(function_id: str) -> Response:
     if not deps().state.read(lambda conn: function_exists(conn, function_id)):
         raise NotFound("Function not found")
     now = time.time()
-    report = await _on_records(
-        lambda conn: analytics.function_report(conn, function_id, window, now)
-    )
+    report = await _on_records(lambda conn: reports.function_report(conn, function_id, window, now))
     return json_response(report)
 
 
@@ -107,20 +105,20 @@ async def query() -> Response:
     if not isinstance(sql, str) or not sql.strip():
         raise BadRequest("sql is required: one SELECT statement as a string")
     limit = optional_field(body, "limit", int)
-    limit = analytics_sql.DEFAULT_ROW_LIMIT if limit is None else limit
-    if not 1 <= limit <= analytics_sql.MAX_ROW_LIMIT:
-        raise BadRequest(f"limit must be between 1 and {analytics_sql.MAX_ROW_LIMIT}")
+    limit = sql_runner.DEFAULT_ROW_LIMIT if limit is None else limit
+    if not 1 <= limit <= sql_runner.MAX_ROW_LIMIT:
+        raise BadRequest(f"limit must be between 1 and {sql_runner.MAX_ROW_LIMIT}")
     time_limit = optional_field(body, "timeout", (int, float))
-    time_limit = analytics_sql.DEFAULT_TIME_LIMIT if time_limit is None else time_limit
-    if not 0 < time_limit <= analytics_sql.DEFAULT_TIME_LIMIT:
+    time_limit = sql_runner.DEFAULT_TIME_LIMIT if time_limit is None else time_limit
+    if not 0 < time_limit <= sql_runner.DEFAULT_TIME_LIMIT:
         raise BadRequest(
-            f"timeout must be more than 0 and at most {analytics_sql.DEFAULT_TIME_LIMIT:g} seconds"
+            f"timeout must be more than 0 and at most {sql_runner.DEFAULT_TIME_LIMIT:g} seconds"
         )
-    analytics_sql.check_sql(sql)  # refuse before queueing or touching the sink
+    sql_runner.check_sql(sql)  # refuse before queueing or touching the sink
     memory_mb = deps().config.records_memory_mb
     async with _query_limiter():
         result = await _on_records(
-            lambda conn: analytics_sql.run_query(
+            lambda conn: sql_runner.run_query(
                 conn, sql, limit=limit, time_limit=time_limit, memory_mb=memory_mb
             )
         )

@@ -11,11 +11,11 @@ from typing import Any
 
 from quart import Blueprint, Response
 
-from lunard import records, sink
 from lunard.errors import InternalError, NotFound
 from lunard.http.auth import require_auth
 from lunard.http.deps import deps
 from lunard.http.responses import json_response, page_params, pagination
+from lunard.records import sink, store
 from lunard.state.runtime import function_exists
 
 bp = Blueprint("executions", __name__)
@@ -39,7 +39,7 @@ async def list_function_executions(function_id: str) -> Response:
         raise NotFound("Function not found")
     limit, offset = page_params()
     items, total = await _records(
-        lambda conn: records.list_executions(conn, function_id, limit, offset)
+        lambda conn: store.list_executions(conn, function_id, limit, offset)
     )
     return json_response({"executions": items, "pagination": pagination(total, limit, offset)})
 
@@ -48,7 +48,7 @@ async def list_function_executions(function_id: str) -> Response:
 @require_auth
 async def get_execution(execution_id: str) -> Response:
     """One execution, with `response_json` when it was saved."""
-    item = await _records(lambda conn: records.get_execution(conn, execution_id))
+    item = await _records(lambda conn: store.get_execution(conn, execution_id))
     if item is None:
         raise NotFound(EXECUTION_NOT_FOUND)
     return json_response(item)
@@ -61,10 +61,10 @@ async def execution_logs(execution_id: str) -> Response:
     limit, offset = page_params()
 
     def read(conn: Any) -> tuple[dict[str, Any] | None, Page]:
-        item = records.get_execution(conn, execution_id)
+        item = store.get_execution(conn, execution_id)
         if item is None:
             return None, ([], 0)
-        return item, records.list_logs(conn, execution_id, limit, offset)
+        return item, store.list_logs(conn, execution_id, limit, offset)
 
     item, (logs, total) = await _records(read)
     if item is None:
@@ -78,7 +78,7 @@ async def _tracked(
     limit, offset = page_params()
 
     def read(conn: Any) -> Page | None:
-        if not records.execution_exists(conn, execution_id):
+        if not store.execution_exists(conn, execution_id):
             return None
         return lister(conn, execution_id, limit, offset)
 
@@ -93,11 +93,11 @@ async def _tracked(
 @require_auth
 async def execution_ai_requests(execution_id: str) -> Response:
     """Tracked `ai.chat` calls of an execution, oldest first, paginated."""
-    return await _tracked(execution_id, "ai_requests", records.list_ai_requests)
+    return await _tracked(execution_id, "ai_requests", store.list_ai_requests)
 
 
 @bp.get("/api/executions/<execution_id>/email-requests")
 @require_auth
 async def execution_email_requests(execution_id: str) -> Response:
     """Tracked `email.send` calls of an execution, oldest first, paginated."""
-    return await _tracked(execution_id, "email_requests", records.list_email_requests)
+    return await _tracked(execution_id, "email_requests", store.list_email_requests)

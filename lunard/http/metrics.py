@@ -32,10 +32,10 @@ import trio
 from quart import Blueprint, Response, current_app
 from quart.blueprints import BlueprintSetupState
 
-from lunard import analytics_sql
 from lunard.errors import InternalError
 from lunard.http.auth import require_auth
 from lunard.http.deps import deps
+from lunard.records import sql_runner
 
 bp = Blueprint("metrics", __name__)
 
@@ -210,8 +210,6 @@ async def metrics() -> Response:
     settle = d.config.timeout_seconds + SETTLE_MARGIN_S
     now = time.time()
     async with state.lock:
-        series = await analytics_sql.on_cursor(
-            d.sink, lambda conn: collect(conn, state, now, settle)
-        )
+        series = await sql_runner.on_cursor(d.sink, lambda conn: collect(conn, state, now, settle))
     body = render(series, state.started, d.pool_stats)
     return Response(body, status=200, content_type=CONTENT_TYPE)

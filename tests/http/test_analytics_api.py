@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from lunard.sink import _open
+from lunard.records.sink import _open
 from tests.daemon import Daemon, start_daemon
 from tests.factories import insert_executions
 

@@ -11,7 +11,7 @@ import duckdb
 import pytest
 
 from lunard.http.metrics import BUCKETS_MS, MetricsState, collect, render
-from lunard.sink import _open
+from lunard.records.sink import _open
 from tests.daemon import start_daemon
 from tests.factories import NOW, insert_executions
 

@@ -54,8 +54,8 @@ addStrings("pt-BR", {
 loadStyle(new URL("../../css/pages/sql.css", import.meta.url).href).catch((err) => console.warn(err));
 
 const TABLES = ["executions", "logs", "ai_requests", "email_requests"];
-const MAX_ROWS = 10000; // lunard.analytics_sql.MAX_ROW_LIMIT
-const MAX_SECONDS = 10; // lunard.analytics_sql.DEFAULT_TIME_LIMIT (also the maximum)
+const MAX_ROWS = 10000; // lunard.records.sql_runner.MAX_ROW_LIMIT
+const MAX_SECONDS = 10; // lunard.records.sql_runner.DEFAULT_TIME_LIMIT (also the maximum)
 const STORE_KEY = "lunard-sql-query";
 const EDITOR_KEY = "lunard-sql-editor"; // "1": the highlighting editor instead of the textarea
 const DEFAULT_SQL =

@@ -21,10 +21,10 @@ import outcome
 import pyarrow as pa
 import trio
 
-from lunard import journal, records
-from lunard.duckdb_instance import SAFE_CONFIG, instance_config
 from lunard.errors import DataDirError, StorageError
 from lunard.messages import DeleteRecords, RecordBatch, SinkQuery
+from lunard.records import journal, store
+from lunard.records.instance import SAFE_CONFIG, instance_config
 from lunard.transactions import transaction
 
 log = logging.getLogger(__name__)
@@ -333,8 +333,8 @@ def _open(path: Path, config: dict[str, Any] | None = None) -> duckdb.DuckDBPyCo
             "away and start again (lunard never recreates it on its own)"
         ) from exc
     try:
-        records.migrate(conn)
-    except (duckdb.Error, records.SchemaTooNew) as exc:
+        store.migrate(conn)
+    except (duckdb.Error, store.SchemaTooNew) as exc:
         conn.close()
         raise DataDirError(f"cannot use records database {path}: {exc}") from exc
     return conn
@@ -440,7 +440,7 @@ def _arrow_tables(batches: list[RecordBatch]) -> dict[str, pa.Table]:
                 "seq": pa.array([r[1] for r in log_rows], i32),
                 "level": pa.array(
                     # unknown levels read as info (http-api §3.4)
-                    [r[2].level if r[2].level in records.LOG_LEVELS else "info" for r in log_rows],
+                    [r[2].level if r[2].level in store.LOG_LEVELS else "info" for r in log_rows],
                     pa.string(),
                 ),
                 "message": pa.array([r[2].message for r in log_rows], pa.string()),

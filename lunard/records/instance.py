@@ -9,7 +9,7 @@ Resource bounds (`instance_config`):
 - `memory_limit` is what DuckDB's buffer manager may hold (MiB, as the setting
   `records_memory_mb` says). Allocations outside it (a function's result vectors, e.g.
   `repeat('x', 1e9)`) are not bounded by it; that is why users' SQL runs in a process of
-  its own (`lunard.analytics_sandbox`) whose data segment the kernel bounds.
+  its own (`lunard.records.sql_sandbox`) whose data segment the kernel bounds.
 - `threads`: the worker threads of one instance (`records_threads`).
 - No spilling: `max_temp_directory_size` 0, so a large intermediate result fails with
   DuckDB's out-of-memory error (naming that setting) instead of filling the disk (the

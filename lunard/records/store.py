@@ -1,9 +1,9 @@
 """The execution-records database (DuckDB): its schema, its migrations and the read queries.
 
-Only the sink actor holds a connection (`lunard.sink`); everything here is a plain function of
-that connection, run on the sink's thread through `lunard.sink.query`. The read functions
-return dicts already in the JSON shape of http-api §3.3–3.6: fields marked "omit if null" are
-left out, timestamps are integer Unix seconds.
+Only the sink actor holds a connection (`lunard.records.sink`); everything here is a plain
+function of that connection, run on the sink's thread through `lunard.records.sink.query`.
+The read functions return dicts already in the JSON shape of http-api §3.3–3.6: fields
+marked "omit if null" are left out, timestamps are integer Unix seconds.
 
 Schema choices, for the reports a later issue builds on this data:
 

@@ -7,7 +7,7 @@ A user's SQL runs only if every one of these holds; each refusal is an `Analytic
    type is SELECT (which covers `WITH`, `FROM x`, `VALUES`, `DESCRIBE`, `SUMMARIZE`,
    `SHOW`). `COPY`, `ATTACH`, `INSTALL`, `LOAD`, `SET`, `PRAGMA`, `CALL`, `EXPORT`, DDL and
    DML are other statement types and never reach an engine.
-2. It runs in a sandbox process (`lunard.analytics_sandbox`), never on the records
+2. It runs in a sandbox process (`lunard.records.sql_sandbox`), never on the records
    instance: an in-memory DuckDB with the records instance's settings (no file or network
    access, no extensions, configuration locked, no spilling) and no host path in any
    setting, fed the records columns the query reads. DuckDB's planner
@@ -71,9 +71,9 @@ import pyarrow as pa
 import pyarrow.ipc
 import trio
 
-from lunard import analytics_sandbox, sink
-from lunard.analytics_sandbox import QUERYABLE, json_value
 from lunard.errors import BadRequest, InternalError
+from lunard.records import sink, sql_sandbox
+from lunard.records.sql_sandbox import QUERYABLE, json_value
 
 __all__ = ["QUERYABLE", "json_value"]
 
@@ -250,7 +250,7 @@ def records_rows(conn: duckdb.DuckDBPyConnection) -> dict[str, int]:
 
 
 class _Sandbox:
-    """One sandbox process and the deadline that kills it (see `lunard.analytics_sandbox`)."""
+    """One sandbox process and the deadline that kills it (see `lunard.records.sql_sandbox`)."""
 
     def __init__(
         self, process: subprocess.Popen[bytes], limits: Limits, seconds: float, workdir: str
@@ -274,7 +274,7 @@ class _Sandbox:
         workdir = tempfile.mkdtemp(prefix="lunard-analytics-")
         try:
             process = subprocess.Popen(
-                [sys.executable, "-m", "lunard.analytics_sandbox"],
+                [sys.executable, "-m", "lunard.records.sql_sandbox"],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 env={k: v for k, v in os.environ.items() if k in SANDBOX_ENV},
@@ -336,7 +336,7 @@ class _Sandbox:
             return AnalyticsRefused(f"query exceeded the time limit of {self.limits.seconds:g}s")
         if isinstance(exc, _TooBig):
             return AnalyticsRefused(_too_big())
-        if code is not None and (code < 0 or code == analytics_sandbox.MEMORY_EXIT):
+        if code is not None and (code < 0 or code == sql_sandbox.MEMORY_EXIT):
             # Killed by the kernel's limits or aborted by a failed allocation: the sandbox
             # answers every error it can catch, so dying is running out of memory.
             return self.limits.memory_refusal(f"the query process ended with status {code}")
@@ -400,8 +400,8 @@ def _send_table(
     conn: duckdb.DuckDBPyConnection, stream: IO[bytes], table: str, columns: list[str]
 ) -> None:
     """Stream `columns` of `table` as one Arrow IPC stream, batch by batch."""
-    names = ", ".join(analytics_sandbox.quote(c) for c in columns)
-    reader = conn.sql(f"SELECT {names} FROM main.{analytics_sandbox.quote(table)}").to_arrow_reader(
+    names = ", ".join(sql_sandbox.quote(c) for c in columns)
+    reader = conn.sql(f"SELECT {names} FROM main.{sql_sandbox.quote(table)}").to_arrow_reader(
         EXPORT_BATCH_ROWS
     )
     with pa.ipc.new_stream(stream, reader.schema) as writer:
@@ -425,7 +425,7 @@ def _rollback(conn: duckdb.DuckDBPyConnection) -> None:
 
 
 def _first_line(exc: BaseException) -> str:
-    return analytics_sandbox.first_line(str(exc)) if str(exc).strip() else type(exc).__name__
+    return sql_sandbox.first_line(str(exc)) if str(exc).strip() else type(exc).__name__
 
 
 # --------------------------------------------------------------------------- on the daemon

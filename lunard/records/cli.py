@@ -23,10 +23,10 @@ from typing import Any
 
 import duckdb
 
-from lunard import analytics, analytics_sql
-from lunard.duckdb_instance import SAFE_CONFIG
 from lunard.errors import LunardError
-from lunard.sink import RECORDS_FILE
+from lunard.records import reports, sql_runner
+from lunard.records.instance import SAFE_CONFIG
+from lunard.records.sink import RECORDS_FILE
 from lunard.state.db import STATE_FILE
 
 EXPORT_TABLES = {
@@ -61,18 +61,18 @@ def add_parser(commands: Any) -> None:
     parser = commands.add_parser("analytics", help="reports, SQL and export over execution records")
     sub = parser.add_subparsers(dest="analytics_command", required=True)
     overview = sub.add_parser("overview", parents=[common], help="every function, with totals")
-    overview.add_argument("--window", default="24h", choices=list(analytics.WINDOWS))
+    overview.add_argument("--window", default="24h", choices=list(reports.WINDOWS))
     function = sub.add_parser("function", parents=[common], help="one function's report")
     function.add_argument("function_id")
-    function.add_argument("--window", default="24h", choices=list(analytics.WINDOWS))
+    function.add_argument("--window", default="24h", choices=list(reports.WINDOWS))
     query = sub.add_parser("query", parents=[common], help="one read-only SELECT")
     query.add_argument("sql")
-    query.add_argument("--limit", type=int, default=analytics_sql.DEFAULT_ROW_LIMIT)
-    query.add_argument("--timeout", type=float, default=analytics_sql.DEFAULT_TIME_LIMIT)
+    query.add_argument("--limit", type=int, default=sql_runner.DEFAULT_ROW_LIMIT)
+    query.add_argument("--timeout", type=float, default=sql_runner.DEFAULT_TIME_LIMIT)
     query.add_argument(
         "--memory-mb",
         type=int,
-        default=analytics_sql.DEFAULT_MEMORY_MB,
+        default=sql_runner.DEFAULT_MEMORY_MB,
         help="memory the query may use, MiB (with --data-dir; a daemon uses its own setting)",
     )
     export = sub.add_parser(
@@ -152,14 +152,14 @@ def _local(args: argparse.Namespace) -> Any:
     try:
         now = time.time()
         if command == "overview":
-            report = analytics.overview(conn, args.window, now)
+            report = reports.overview(conn, args.window, now)
             names = _function_names(data_dir)
             for row in report["functions"]:
                 row["name"] = names.get(row["function_id"])
             return report
         if command == "function":
-            return analytics.function_report(conn, args.function_id, args.window, now)
-        result = analytics_sql.run_query(
+            return reports.function_report(conn, args.function_id, args.window, now)
+        result = sql_runner.run_query(
             conn,
             args.sql,
             limit=args.limit,

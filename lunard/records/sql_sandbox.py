@@ -1,6 +1,6 @@
-"""One analytics query in a process of its own: `python -m lunard.analytics_sandbox`.
+"""One analytics query in a process of its own: `python -m lunard.records.sql_sandbox`.
 
-`lunard.analytics_sql.run_query` starts this process for every `POST /api/analytics/query`
+`lunard.records.sql_runner.run_query` starts this process for every `POST /api/analytics/query`
 (and `lunard analytics query`), and says why a process: some DuckDB functions allocate
 outside its buffer manager and cannot be interrupted mid-call, and a DuckDB instance always
 lets SQL read its own database files. Here the kernel bounds memory (RLIMIT_DATA) and CPU
@@ -49,7 +49,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.ipc
 
-from lunard.duckdb_instance import instance_config
+from lunard.records.instance import instance_config
 
 MEMORY_EXIT = 3
 # The process's data segment beyond DuckDB's own limit: the interpreter with duckdb and
