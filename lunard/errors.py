@@ -89,3 +89,11 @@ class InternalError(LunardError):
 
 class StorageError(InternalError):
     """The state store or the record sink failed."""
+
+
+class WorkerBootError(LunardError):
+    """Worker processes failed to start too many times in a row (gunicorn's
+    WORKER_BOOT_ERROR): the daemon stops with exit code `exit_code`, since retrying forever
+    would only hide a broken installation (missing LuaJIT, unusable Python, full disk)."""
+
+    exit_code = 3

@@ -30,14 +30,30 @@ class PoolStats(Protocol):
 
 @dataclass
 class Readiness:
-    """Which actors have started; `/readyz` answers 200 only when all expected ones have."""
+    """Whether this node should get traffic: `/readyz` answers 200 only when every expected
+    actor has started, no component reports a problem, and no drain has begun.
+
+    Actors add themselves to `expected`/`started` (the supervisor does it for them); a
+    component that cannot do its work (the pool when workers fail to boot) calls `problem`,
+    and `resolved` once it can again; the supervisor sets `draining` at the first moment of a
+    graceful stop, and it is never cleared."""
 
     expected: set[str] = field(default_factory=set)
     started: set[str] = field(default_factory=set)
+    problems: dict[str, str] = field(default_factory=dict)
+    draining: bool = False
+
+    def problem(self, component: str, reason: str) -> None:
+        """Mark this node not ready because `component` cannot work, for `reason`."""
+        self.problems[component] = reason
+
+    def resolved(self, component: str) -> None:
+        """`component` works again."""
+        self.problems.pop(component, None)
 
     @property
     def ready(self) -> bool:
-        return self.expected <= self.started
+        return self.expected <= self.started and not self.problems and not self.draining
 
 
 @dataclass
