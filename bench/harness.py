@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 
 BENCH_KEY = "bench-admin-key"
+HELLO = 'function handler(ctx, event) return {statusCode = 200, body = "hello"} end'
 # The KV counter + log line every benchmark of the record path runs.
 COUNTER = """
 function handler(ctx, event)
@@ -121,11 +122,12 @@ def _ms(text: str) -> float:
 def wrk(
     label: str, url: str, *, connections: int = 16, seconds: int = 10, script: str | None = None
 ) -> WrkResult:
+    """One wrk run with one thread (the load generator then takes at most one core of two)."""
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (make bench installs it with apt-get)")
     options = ["-s", script] if script else []
     out = subprocess.run(
-        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", *options, url],
+        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", *options, url],
         capture_output=True,
         text=True,
         check=True,
@@ -157,3 +159,33 @@ def median_run(runs: list[WrkResult]) -> WrkResult:
     """The run with the median throughput (its own latencies and error count)."""
     ordered = sorted(runs, key=lambda r: r.rps)
     return ordered[len(ordered) // 2]
+
+
+def rss_mib(pid: int) -> float:
+    """Resident memory of `pid` and all its descendants, MiB (what `ps` would add up)."""
+    total_kib = 0
+    for each in [pid, *descendants(pid)]:
+        try:
+            status = Path(f"/proc/{each}/status").read_text()
+        except FileNotFoundError:
+            continue
+        if m := re.search(r"^VmRSS:\s+(\d+) kB", status, re.M):
+            total_kib += int(m.group(1))
+    return total_kib / 1024
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below `pid` (children, their children, ...)."""
+    found: list[int] = []
+    todo = [pid]
+    while todo:
+        current = todo.pop()
+        for task in Path(f"/proc/{current}/task").glob("*"):
+            try:
+                children = (task / "children").read_text().split()
+            except FileNotFoundError:
+                continue
+            for child in map(int, children):
+                found.append(child)
+                todo.append(child)
+    return found
