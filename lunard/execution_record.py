@@ -6,6 +6,7 @@ import base64
 
 import msgspec
 
+from lunard.masking import masked_event
 from lunard.messages import ExecRequest, ExecutionRecord, JobResponse, JobResult
 
 MAX_SAVED_BODY = 1 << 20  # http-api §4.7
@@ -33,6 +34,16 @@ def response_json(response: JobResponse) -> str:
     return msgspec.json.encode(document).decode()
 
 
+def stored_event(request: ExecRequest, result: JobResult) -> str:
+    """The masked event to store: the requester's if it made one, else the worker's; made
+    here only when no worker answered (a timeout, a crash, an invalid reply)."""
+    if request.event_json is not None:
+        return request.event_json
+    if result.event_json is not None:
+        return result.event_json
+    return masked_event(request.job.event)
+
+
 def build_record(request: ExecRequest, result: JobResult, duration_ms: int) -> ExecutionRecord:
     """The execution record of one finished call (lua-runtime §1 bookkeeping)."""
     job = request.job
@@ -48,7 +59,7 @@ def build_record(request: ExecRequest, result: JobResult, duration_ms: int) -> E
         status="error" if failed else "success",
         duration_ms=duration_ms,
         error_message=result.error,
-        event_json=request.event_json,
+        event_json=stored_event(request, result),
         response_json=saved,
         trigger=request.trigger,
         created_at=job.started_at,

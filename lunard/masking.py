@@ -15,9 +15,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lunard import gojson
+
+if TYPE_CHECKING:
+    from lunard.wire import HttpEvent
 
 REDACTED = "[REDACTED]"
 
@@ -158,3 +161,19 @@ def masked_event_json(
         ("query", gojson.dumps(mask_query(query))),
     )
     return "{" + ",".join(f'"{key}":{value}' for key, value in parts) + "}"
+
+
+def masked_event(event: HttpEvent) -> str:
+    """`masked_event_json` of a job's event (body bytes read as UTF-8, bad bytes replaced).
+
+    The worker computes it for every job it runs (`JobResult.event_json`); the daemon only
+    for a call that never got an answer from a worker (timeout, crash).
+    """
+    return masked_event_json(
+        event.method,
+        event.path,
+        event.relative_path,
+        event.headers,
+        event.query,
+        event.body.decode("utf-8", errors="replace"),
+    )

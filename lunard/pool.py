@@ -10,6 +10,9 @@ through the enhancer, so they read `Error: ...` with no code context and no tip)
   number: the worker is killed, so nobody can ask Lua where it was.
 - a worker that died mid-call: `failed to execute handler: the worker process running this
   execution died (killed by signal 9, SIGKILL); it was not retried`.
+
+A worker that fails to start is retried with backoff (`RESTART_BACKOFF_S`); too many
+failures in a row make the daemon not ready and then stop it (`worker_process.BootPolicy`).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import logging
 import math
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import msgspec
@@ -39,10 +43,13 @@ from lunard.messages import (
 )
 from lunard.worker.enhancer import HANDLER_PREFIX, enhance
 from lunard.worker_process import (
+    BootPolicy,
     CallTimedOut,
+    ReadinessReport,
     WorkerLost,
     WorkerProcess,
     WorkerStartError,
+    WorkerState,
 )
 
 log = logging.getLogger(__name__)
@@ -66,7 +73,8 @@ class Pool:
     written, then sends exactly one `ExecOutcome` on the request's `reply` channel (give it
     room for one message). Timeouts and dead workers are answered as error results; a
     worker that overran or died is killed and replaced in the background, and the call is
-    never run again.
+    never run again. Workers that cannot start are reported to `readiness` and end the
+    pool with `WorkerBootError` (see the module docstring).
     """
 
     def __init__(
@@ -82,6 +90,8 @@ class Pool:
         start_timeout_s: float = 30.0,
         stop_timeout_s: float = 5.0,
         python: str = sys.executable,
+        readiness: ReadinessReport | None = None,
+        restart_backoff_s: Sequence[float] = RESTART_BACKOFF_S,
     ) -> None:
         if workers < 1:
             raise ValueError("a pool needs at least one worker")
@@ -99,12 +109,14 @@ class Pool:
         self._start_timeout_s = start_timeout_s
         self._stop_timeout_s = stop_timeout_s
         self._python = python
+        self._boot_policy = BootPolicy(workers, readiness, python)
+        self._backoff = tuple(restart_backoff_s) or RESTART_BACKOFF_S
         self._slots: list[WorkerProcess | None] = [None] * workers
         self._slot_ready = [trio.Event() for _ in range(workers)]
         self._live: set[WorkerProcess] = set()
         self._generation = itertools.count()
-        self._busy = 0
         self._restarts = 0
+        self._fatal: Exception | None = None  # why the pool stops (WorkerBootError)
         # Set when the workers or the calls in flight change, made only while somebody
         # waits (tests), so the per-call path pays a None check, not an Event.
         self._changed: trio.Event | None = None
@@ -119,7 +131,7 @@ class Pool:
 
     def busy_workers(self) -> int:
         """Workers running an execution right now."""
-        return self._busy
+        return sum(1 for w in self._slots if w is not None and w.state is WorkerState.BUSY)
 
     def worker_pids(self) -> list[int]:
         """Process ids of the live workers (slot order, missing while one restarts)."""
@@ -176,6 +188,8 @@ class Pool:
                         dispatchers.start_soon(self._serve_slot, slot)
                 # The inbox is closed: only watchers and restarts are left, and they are moot.
                 nursery.cancel_scope.cancel()
+            if self._fatal is not None:
+                raise self._fatal
         finally:
             self.inbox.close()
             for request in self.inbox.drain():
@@ -218,7 +232,6 @@ class Pool:
 
     async def _handle(self, worker: WorkerProcess, request: ExecRequest) -> None:
         job = request.job
-        self._busy += 1
         started = time.monotonic()
         try:
             result = await self._call(worker, job)
@@ -226,8 +239,6 @@ class Pool:
             # Cancelled (shutdown) mid-call: the requester still gets its one answer.
             self._answer_nowait(request, self._stopped(job))
             raise
-        finally:
-            self._busy -= 1
         duration_ms = int((time.monotonic() - started) * 1000)
         outcome = ExecOutcome(result=result, duration_ms=duration_ms)
         batch = RecordBatch(
@@ -255,7 +266,8 @@ class Pool:
         """Run `job` on `worker` within its timeout; never raises for worker failures."""
         timeout = job.timeout_s if job.timeout_s > 0 else DEFAULT_TIMEOUT_S
         payload = WIRE_ENCODER.encode(job)
-        self._notify_changed()
+        if self._changed is not None:  # a test waits for this call to start
+            self._notify_changed()
         try:
             raw = await worker.call(job.execution_id, payload, trio.current_time() + timeout)
         except CallTimedOut:
@@ -267,8 +279,6 @@ class Pool:
             )
         except WorkerLost:
             return await self._lost(worker, job)
-        finally:
-            self._notify_changed()
         try:
             return self._decoder.decode(raw)
         except msgspec.DecodeError as exc:
@@ -325,7 +335,9 @@ class Pool:
     # ------------------------------------------------------------------ worker lifecycle
 
     async def _start_slot(self, slot: int) -> None:
-        self._install(await self._spawn(slot))
+        worker = await self._boot(slot)
+        if worker is not None:
+            self._install(worker)
 
     def _install(self, worker: WorkerProcess) -> None:
         assert self._nursery is not None
@@ -334,8 +346,28 @@ class Pool:
         self._slot_ready[worker.slot].set()
         self._notify_changed()
 
+    async def _boot(self, slot: int) -> WorkerProcess | None:
+        """Start the worker of `slot`, retrying with backoff; None once the pool must stop
+        (too many failures: `self._fatal` is set and the pool's nursery cancelled)."""
+        for attempt in itertools.count():
+            try:
+                worker = await self._spawn(slot)
+            except (WorkerStartError, OSError) as exc:
+                fatal = self._boot_policy.failed(slot, str(exc))
+                if fatal is not None:
+                    assert self._nursery is not None
+                    self._fatal = fatal
+                    self._nursery.cancel_scope.cancel()
+                    return None
+                await trio.sleep(self._backoff[min(attempt, len(self._backoff) - 1)])
+                continue
+            self._boot_policy.started(slot)
+            return worker
+        raise AssertionError("unreachable")
+
     async def _spawn(self, slot: int) -> WorkerProcess:
         """Start one worker process and connect to it once it says it is listening."""
+        assert self._nursery is not None
         path = self._runtime_dir / f"w{slot}-{next(self._generation)}.ipc"
         argv = [
             self._python,
@@ -348,7 +380,9 @@ class Pool:
             "--address-space-mb",
             str(self._address_space_mb),
         ]
-        worker = await WorkerProcess.start(slot, path, argv, start_timeout_s=self._start_timeout_s)
+        worker = await WorkerProcess.start(
+            slot, path, argv, start_timeout_s=self._start_timeout_s, nursery=self._nursery
+        )
         self._live.add(worker)
         return worker
 
@@ -379,17 +413,12 @@ class Pool:
         self._nursery.start_soon(self._replace, worker)
 
     async def _replace(self, old: WorkerProcess) -> None:
-        await self._reap(old)
-        for attempt in itertools.count():
-            try:
-                new = await self._spawn(old.slot)
-            except (WorkerStartError, OSError) as exc:
-                delay = RESTART_BACKOFF_S[min(attempt, len(RESTART_BACKOFF_S) - 1)]
-                log.error("restarting worker %d failed (%s); retrying in %gs", old.slot, exc, delay)
-                await trio.sleep(delay)
-                continue
+        """Start the slot's next worker at once; the old one is reaped meanwhile."""
+        assert self._nursery is not None
+        self._nursery.start_soon(self._reap, old)
+        new = await self._boot(old.slot)
+        if new is not None:
             self._install(new)
-            return
 
     async def _reap(self, worker: WorkerProcess) -> None:
         await worker.wait()

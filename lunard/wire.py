@@ -112,7 +112,9 @@ class EmailRequestRow(msgspec.Struct, frozen=True):
 
 
 class JobResult(msgspec.Struct, frozen=True):
-    """What a worker answers for one Job. `error` is the enhanced error text (§8)."""
+    """What a worker answers for one Job. `error` is the enhanced error text (§8);
+    `event_json` the masked event the execution record stores (`masking.masked_event`),
+    None when the worker could not make it (then the pool does)."""
 
     execution_id: str
     response: JobResponse | None
@@ -120,6 +122,7 @@ class JobResult(msgspec.Struct, frozen=True):
     logs: list[JobLog] = []
     ai_requests: list[AIRequestRow] = []
     email_requests: list[EmailRequestRow] = []
+    event_json: str | None = None
 
 
 WIRE_ENCODER = msgspec.msgpack.Encoder()

@@ -20,10 +20,12 @@ import trio
 from lunard.errors import InternalError, Overloaded
 from lunard.ids import new_id
 from lunard.jobs import enqueue
+from lunard.masking import masked_event
 from lunard.messages import (
     WIRE_ENCODER,
     ExecOutcome,
     ExecRequest,
+    HttpEvent,
     Job,
     RecordBatch,
     RecordWrite,
@@ -85,7 +87,12 @@ def job(code: str, **overrides: Any) -> Job:
 
 
 def submit(
-    pool: Pool, the_job: Job, *, save_response: bool = False, max_concurrency: int | None = None
+    pool: Pool,
+    the_job: Job,
+    *,
+    save_response: bool = False,
+    max_concurrency: int | None = None,
+    event_json: str | None = '{"method":"GET"}',
 ) -> trio.MemoryReceiveChannel[ExecOutcome]:
     reply, answers = trio.open_memory_channel[ExecOutcome](1)
     enqueue(
@@ -93,7 +100,7 @@ def submit(
         ExecRequest(
             job=the_job,
             trigger="http",
-            event_json='{"method":"GET"}',
+            event_json=event_json,
             save_response=save_response,
             reply=reply,
             max_concurrency=max_concurrency,
@@ -160,7 +167,7 @@ async def test_requests_are_never_resent(nursery: trio.Nursery, tmp_path: Path) 
     # DECISIONS 5: the Req0 socket's resend timer is disabled.
     running = await start_pool(nursery, tmp_path)
     worker = running.pool._slots[0]
-    assert worker is not None
+    assert worker is not None and worker.socket is not None
     assert worker.socket.resend_time == -1
 
 
@@ -235,6 +242,41 @@ async def test_infinite_loop_times_out_and_next_call_works(
 
     await assert_hello(running)
     assert running.pool.worker_pids() != [old_pid]
+
+
+SECRET_EVENT = HttpEvent(
+    method="POST",
+    path="/fn/f/login",
+    relative_path="/login",
+    headers={"Authorization": "Bearer abc", "Accept": "*/*"},
+    query={"token": "t0k", "page": "2"},
+    body=b'{"user":"ann","password":"hunter2"}',
+)
+
+
+async def test_the_worker_masks_the_stored_event(nursery: trio.Nursery, tmp_path: Path) -> None:
+    running = await start_pool(nursery, tmp_path)
+    the_job = job(HELLO, event=SECRET_EVENT)
+    await submit(running.pool, the_job, event_json=None).receive()
+    stored = (await running.records.receive()).execution.event_json
+    assert stored == masked_event(SECRET_EVENT)  # the same bytes the daemon made before
+    event = json.loads(stored)
+    assert event["headers"] == {"Authorization": "[REDACTED]", "Accept": "*/*"}
+    assert event["query"] == {"token": "[REDACTED]", "page": "2"}
+    assert json.loads(event["body"]) == {"password": "[REDACTED]", "user": "ann"}
+    assert "hunter2" not in stored and "abc" not in stored
+
+
+async def test_a_call_no_worker_answered_still_stores_its_masked_event(
+    nursery: trio.Nursery, tmp_path: Path
+) -> None:
+    running = await start_pool(nursery, tmp_path)
+    the_job = job(FOREVER, timeout_s=0.5, event=SECRET_EVENT)
+    outcome = await submit(running.pool, the_job, event_json=None).receive()
+    assert outcome.result.event_json is None  # the worker was killed, not asked
+    stored = (await running.records.receive()).execution.event_json
+    assert stored == masked_event(SECRET_EVENT)
+    assert "hunter2" not in stored
 
 
 async def test_memory_bomb_fails_and_next_call_works(nursery: trio.Nursery, tmp_path: Path) -> None:
@@ -374,7 +416,7 @@ async def test_worker_answers_an_invalid_job_and_keeps_serving(tmp_path: Path) -
 def test_memory_error_in_python_is_answered(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def out_of_memory(the_job: Job, state: object, outbound: object) -> None:
+    def out_of_memory(the_job: Job, state: object, outbound: object, prepared: object) -> None:
         raise MemoryError
 
     monkeypatch.setattr(worker_main, "run_job", out_of_memory)

@@ -4,6 +4,11 @@ One process runs one execution at a time. It binds a Rep0 socket at `--address`,
 `ready` on stdout (the pool waits for that line before it dials), then loops: receive a
 msgpack `Job`, run it in a fresh Lua state (`runtime.run_job`), reply with a `JobResult`.
 
+Between jobs it prepares the Lua state of the next one (`runtime.prepare_state`), so a call
+does not pay for a new state; the first is made right after the ready line, while the pool
+dials. Its log records (and uncaught exceptions) go to stderr as one JSON object a line,
+which the pool turns into records of the daemon's own log (`lunard.worker_process`).
+
 It never dies because of a Lua failure (those are results). A Python `MemoryError` — the
 address-space limit (`--address-space-mb`, RLIMIT_AS) was hit outside Lua's own cap — is
 answered with an error result when that is still possible; otherwise the process exits and
@@ -22,8 +27,8 @@ import signal
 import sqlite3
 import sys
 import time
-import traceback
 from collections.abc import Sequence
+from types import TracebackType
 
 import msgspec
 import pynng
@@ -31,7 +36,7 @@ import pynng
 from lunard.state.connection import connect
 from lunard.wire import READY_LINE, WIRE_ENCODER, Job, JobLog, JobResult, job_decoder
 from lunard.worker.http_client import OutboundClient
-from lunard.worker.runtime import run_job
+from lunard.worker.runtime import PreparedState, prepare_state, run_job
 
 log = logging.getLogger("lunard.worker")
 
@@ -73,6 +78,7 @@ def handle(
     decoder: msgspec.msgpack.Decoder[Job],
     state: sqlite3.Connection,
     outbound: OutboundClient | None = None,
+    prepared: PreparedState | None = None,
 ) -> bytes:
     """One request → one encoded reply. Raises only MemoryError (the caller decides)."""
     try:
@@ -80,12 +86,12 @@ def handle(
     except msgspec.DecodeError as exc:
         return _error_result("", f"the worker received an invalid job: {exc}")
     try:
-        return WIRE_ENCODER.encode(run_job(job, state, outbound))
+        return WIRE_ENCODER.encode(run_job(job, state, outbound, prepared))
     except MemoryError:
         raise
     except Exception as exc:
         # A bug on our side, not the function's: answer, keep serving, keep the traceback.
-        traceback.print_exc(file=sys.stderr)
+        log.exception("internal error in the worker running %s", job.execution_id)
         return _error_result(job.execution_id, f"internal error in the worker: {exc!r}")
 
 
@@ -96,6 +102,7 @@ def serve(address: str, state: sqlite3.Connection, outbound: OutboundClient) -> 
     with pynng.Rep0(recv_timeout=PARENT_CHECK_MS) as socket:
         socket.listen(address)
         _announce_ready()
+        prepared: PreparedState | None = prepare_state()
         while True:
             try:
                 raw = socket.recv()
@@ -104,15 +111,29 @@ def serve(address: str, state: sqlite3.Connection, outbound: OutboundClient) -> 
                     return
                 continue
             try:
-                reply = handle(raw, decoder, state, outbound)
+                reply = handle(raw, decoder, state, outbound, prepared)
             except MemoryError:
+                prepared = None
                 reply = _memory_error_reply(raw)
             socket.send(reply)
             # A finished execution leaves a reference cycle (the Lua state holds the host
             # modules' Python callables, which hold the state). A young-generation pass,
             # after the reply is out, frees the state now instead of letting dead states
             # pile up under the address-space limit until a full collection.
+            prepared = None
             gc.collect(0)
+            prepared = _prepare_next()
+
+
+def _prepare_next() -> PreparedState | None:
+    """The next job's state, made while idle; None (made at call time) if that fails."""
+    try:
+        return prepare_state()
+    except MemoryError:
+        return None
+    except Exception:
+        log.exception("preparing the next Lua state failed; the next job makes its own")
+        return None
 
 
 def _memory_error_reply(raw: bytes) -> bytes:
@@ -138,11 +159,36 @@ def _announce_ready() -> None:
     os.close(devnull)
 
 
+class _JsonLines(logging.Formatter):
+    """One JSON object a line (level, logger, message, exception), read by the pool."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {"level": record.levelname, "logger": record.name, "message": record.getMessage()}
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return msgspec.json.encode(entry).decode()
+
+
+def _log_uncaught(
+    kind: type[BaseException], value: BaseException, tb: TracebackType | None
+) -> None:
+    log.critical("uncaught exception in the worker: %r", value, exc_info=(kind, value, tb))
+
+
+def _configure_logging() -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_JsonLines())
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.WARNING)
+    sys.excepthook = _log_uncaught
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `python -m lunard.worker`."""
     args = _parse(argv)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    logging.basicConfig(level=logging.WARNING, format="lunard.worker[%(process)d] %(message)s")
+    _configure_logging()
     _limit_address_space(args.address_space_mb)
     state = connect(args.state)
     outbound = OutboundClient()

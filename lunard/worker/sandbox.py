@@ -262,7 +262,8 @@ _SEAL_BYTECODE = _compile_seal()
 
 
 def new_runtime(max_memory_bytes: int) -> Any:
-    """A bare LuaJIT state (standard libraries, JIT on) capped at `max_memory_bytes`.
+    """A bare LuaJIT state (standard libraries, JIT on) capped at `max_memory_bytes`
+    (0: no cap yet; `set_max_memory` sets one later, counting what is used by then).
 
     Host modules go in next; then `seal` must be called before any user code runs.
     """
@@ -273,7 +274,7 @@ def new_runtime(max_memory_bytes: int) -> Any:
         unpack_returned_tuples=True,
         encoding=LUA_ENCODING,
         attribute_filter=_attribute_filter,
-        max_memory=max_memory_bytes if max_memory_bytes > 0 else None,
+        max_memory=max(0, max_memory_bytes),
     )
 
 

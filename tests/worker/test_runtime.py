@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from lunard.messages import HttpEvent, JobResult
-from lunard.worker.runtime import run_job
+from lunard.masking import masked_event
+from lunard.messages import HttpEvent, JobLimits, JobResult
+from lunard.worker.runtime import prepare_state, run_job
 from tests.factories import make_job
 
 
@@ -314,3 +315,53 @@ def test_error_log_entry_is_masked(state: sqlite3.Connection) -> None:
     [entry] = [e for e in result.logs if e.level == "error"]
     assert "abcdefghijklmnop" not in entry.message
     assert "[REDACTED]" in entry.message
+
+
+# ------------------------------------------------------------------ states prepared ahead
+
+HELLO_CODE = 'function handler() return {statusCode = 200, body = "hello"} end'
+
+GLOBAL_LEAK = """
+function handler(ctx, event)
+  local seen = tostring(leaked)
+  leaked = ctx.executionId
+  kv.set("k", "v")
+  return {statusCode = 200, body = seen}
+end
+"""
+
+
+def test_a_prepared_state_serves_one_job_like_a_fresh_one(state: sqlite3.Connection) -> None:
+    first = run_job(make_job(GLOBAL_LEAK, execution_id="one"), state, prepared=prepare_state())
+    second = run_job(make_job(GLOBAL_LEAK, execution_id="two"), state, prepared=prepare_state())
+    fresh = run_job(make_job(GLOBAL_LEAK, execution_id="three"), state)
+    for result in (first, second, fresh):
+        assert result.error is None, result.error
+        assert result.response is not None and result.response.body == b"nil"
+
+
+def test_a_prepared_state_is_capped_by_the_jobs_memory_limit(state: sqlite3.Connection) -> None:
+    bomb = "function handler() local t = {} for i = 1, 1e8 do t[i] = i end return {} end"
+    limits = JobLimits(
+        max_memory_bytes=8 << 20, max_log_entries=100, max_log_bytes=10_000,
+        http_max_response_bytes=1 << 20,
+    )  # fmt: skip
+    result = run_job(make_job(bomb, limits=limits), state, prepared=prepare_state())
+    assert result.error is not None and "not enough memory" in result.error
+
+
+def test_an_unbound_prepared_state_reaches_no_execution() -> None:
+    prepared = prepare_state()
+    probe = prepared.lua.eval("function() return pcall(kv.get, 'k') end")
+    ok, message = probe()
+    assert ok is False and "internal error" in message
+
+
+def test_the_result_carries_the_masked_event(state: sqlite3.Connection) -> None:
+    event = HttpEvent(
+        method="GET", path="/fn/f", relative_path="/", headers={"X-Api-Key": "s3cret"},
+        query={}, body=b"\xff not utf-8",
+    )  # fmt: skip
+    result = run_job(make_job(HELLO_CODE, event=event), state)
+    assert result.event_json == masked_event(event)
+    assert result.event_json is not None and "s3cret" not in result.event_json

@@ -38,8 +38,9 @@ from lunard.worker.modules import (
     time,
     url,
 )
-from lunard.worker.modules.bridge import Bridge, ModuleSpec, generate_source, registry
+from lunard.worker.modules.bridge import Bridge, ModuleSpec, registry
 from lunard.worker.modules.log import dropped_notice, record_log
+from lunard.worker.modules.wrappers import generate_source
 
 __all__ = ["MODULES", "dropped_notice", "install_modules", "record_log"]
 
@@ -73,12 +74,18 @@ def _chunk() -> bytes:
     return bytes(dump(source.encode(), CHUNK_NAME.encode()))
 
 
-def install_modules(lua: lupa.LuaRuntime, host: HostContext, *, env: Any = None) -> None:
-    """Register every host module as a global of `lua`, bound to this execution's `host`.
+def install_modules(
+    lua: lupa.LuaRuntime, host: HostContext | None = None, *, env: Any = None
+) -> Bridge:
+    """Register every host module as a global of `lua`; return the `Bridge` they call.
 
-    `env` is the table that receives the globals (default: `lua.globals()`), for a sandbox
-    that runs user code in its own environment table. Call before loading user code: the
-    wrappers capture `type`, `error`, `string.format`... as they are at this moment.
+    `host` is the execution the modules work for; without it the state is prepared ahead
+    and `bridge.host` must be set before user code runs (until then every host function
+    fails as an internal error). `env` is the table that receives the globals (default:
+    `lua.globals()`), for a sandbox that runs user code in its own environment table. Call
+    before loading user code: the wrappers capture `type`, `error`, `string.format`... as
+    they are at this moment.
     """
     bridge = Bridge(lua, host, _REGISTRY)
     bridge.install(lua.compile(_chunk()), lua.globals() if env is None else env)
+    return bridge

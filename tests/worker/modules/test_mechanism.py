@@ -8,8 +8,9 @@ from typing import Any
 import lupa.luajit21 as lupa
 import pytest
 
-from lunard.worker.modules.bridge import Bridge, LuaFunction, ModuleSpec, generate_source, registry
+from lunard.worker.modules.bridge import Bridge, LuaFunction, ModuleSpec, registry
 from lunard.worker.modules.errors import ArgumentError, HostError
+from lunard.worker.modules.wrappers import generate_source
 from tests.worker.modules.conftest import World, py
 
 
