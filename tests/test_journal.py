@@ -13,7 +13,8 @@ import trio
 from lunard.messages import RecordBatch, RecordWrite
 from lunard.records import journal as journal_module
 from lunard.records.journal import Journal, encode_frame, read_segment, segments
-from lunard.records.sink import Sink, _open, query, replay_journal
+from lunard.records.sink import Sink, _open, query
+from lunard.records.writes import replay_journal
 from tests.factories import counts, make_batch
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
@@ -12,8 +14,9 @@ from lunard.errors import DataDirError
 from lunard.messages import (
     LogLevel,
 )
-from lunard.records import store
-from lunard.records.sink import _open, write_batches
+from lunard.records import schema, store
+from lunard.records.sink import _open
+from lunard.records.writes import write_batches
 from tests.factories import T0, make_ai, make_batch, make_email, make_execution, make_log
 
 
@@ -48,6 +51,205 @@ def test_schema_newer_than_code_is_a_data_dir_error(tmp_path: Path) -> None:
     conn.close()
     with pytest.raises(DataDirError, match="schema version 999"):
         _open(path)
+
+
+# The DDL of every released schema version, as it was released (frozen here: the column
+# lists in lunard.records.schema must go on producing exactly this, so data dirs written by
+# any earlier lunard open unchanged).
+RELEASED_DDL = {
+    1: """
+        CREATE TYPE execution_status AS ENUM ('pending', 'success', 'error');
+        CREATE TYPE log_level AS ENUM ('debug', 'info', 'warn', 'error');
+
+        CREATE TABLE executions (
+            id VARCHAR NOT NULL,
+            function_id VARCHAR NOT NULL,
+            function_version_id VARCHAR NOT NULL,
+            status execution_status NOT NULL,
+            duration_ms INTEGER,
+            error_message VARCHAR,
+            event_json VARCHAR NOT NULL,
+            response_json VARCHAR,
+            "trigger" VARCHAR NOT NULL DEFAULT 'http',
+            created_at TIMESTAMP NOT NULL
+        );
+
+        CREATE TABLE logs (
+            execution_id VARCHAR NOT NULL,
+            seq INTEGER NOT NULL,
+            level log_level NOT NULL,
+            message VARCHAR NOT NULL,
+            created_at TIMESTAMP NOT NULL
+        );
+
+        CREATE TABLE ai_requests (
+            id VARCHAR NOT NULL,
+            execution_id VARCHAR NOT NULL,
+            seq INTEGER NOT NULL,
+            provider VARCHAR NOT NULL,
+            model VARCHAR NOT NULL,
+            endpoint VARCHAR NOT NULL,
+            request_json VARCHAR NOT NULL,
+            response_json VARCHAR,
+            status VARCHAR NOT NULL,
+            error_message VARCHAR,
+            input_tokens INTEGER,
+            output_tokens INTEGER,
+            duration_ms INTEGER NOT NULL,
+            created_at TIMESTAMP NOT NULL
+        );
+
+        CREATE TABLE email_requests (
+            id VARCHAR NOT NULL,
+            execution_id VARCHAR NOT NULL,
+            seq INTEGER NOT NULL,
+            from_address VARCHAR NOT NULL,
+            to_addresses VARCHAR[] NOT NULL,
+            subject VARCHAR NOT NULL,
+            has_text BOOLEAN NOT NULL,
+            has_html BOOLEAN NOT NULL,
+            request_json VARCHAR NOT NULL,
+            response_json VARCHAR,
+            status VARCHAR NOT NULL,
+            error_message VARCHAR,
+            email_id VARCHAR,
+            duration_ms INTEGER NOT NULL,
+            created_at TIMESTAMP NOT NULL
+        );
+    """,
+}
+
+
+def _released_file(path: Path) -> None:
+    """A records file as the released lunard of the newest released version wrote it."""
+    conn = duckdb.connect(str(path))
+    try:
+        conn.execute(
+            "CREATE TABLE schema_migrations "
+            "(version INTEGER NOT NULL, applied_at TIMESTAMP NOT NULL)"
+        )
+        for version, ddl in sorted(RELEASED_DDL.items()):
+            conn.execute(ddl)
+            conn.execute("INSERT INTO schema_migrations VALUES (?, now()::TIMESTAMP)", [version])
+    finally:
+        conn.close()
+
+
+def _shape(conn: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    """What DuckDB says the file holds: each table's DDL in its own words, and the enums."""
+    tables = conn.execute(
+        "SELECT table_name, sql FROM duckdb_tables() WHERE database_name = current_database() "
+        "ORDER BY table_name"
+    ).fetchall()
+    enums = conn.execute(
+        "SELECT type_name, labels FROM duckdb_types() WHERE database_name = current_database() "
+        "AND logical_type = 'ENUM' AND labels IS NOT NULL ORDER BY type_name"
+    ).fetchall()
+    return {"tables": tables, "enums": enums}
+
+
+def test_column_lists_are_the_tables_a_fresh_database_has(conn: duckdb.DuckDBPyConnection) -> None:
+    # Every declared column, in order, with its type, NULL-ness and default, as DuckDB
+    # reports it; and no table or column that the lists do not declare.
+    def duckdb_type(column: schema.Column) -> str:
+        if column.sql_type in schema.ENUMS:
+            labels = schema.ENUMS[column.sql_type][0]
+            return f"ENUM({', '.join(repr(label) for label in labels)})"
+        return column.sql_type
+
+    declared = [
+        (table.name, i, c.name, duckdb_type(c), c.null, c.default)
+        for table in schema.TABLES
+        for i, c in enumerate(table.columns, start=1)
+    ]
+    actual = conn.execute(
+        "SELECT table_name, column_index, column_name, data_type, is_nullable, column_default "
+        "FROM duckdb_columns() WHERE database_name = current_database() "
+        "AND table_name <> 'schema_migrations'"
+    ).fetchall()
+    order = [t.name for t in schema.TABLES]
+    actual.sort(key=lambda row: (order.index(row[0]), row[1]))
+    assert actual == declared
+    enums = conn.execute(
+        "SELECT type_name, labels FROM duckdb_types() WHERE database_name = current_database() "
+        "AND logical_type = 'ENUM' AND labels IS NOT NULL"
+    ).fetchall()
+    assert {name: tuple(labels) for name, labels in enums} == {
+        name: labels for name, (labels, _) in schema.ENUMS.items()
+    }
+
+
+def test_released_files_have_the_schema_the_column_lists_make(tmp_path: Path) -> None:
+    assert max(RELEASED_DDL) == store.SCHEMA_VERSION, "add the new version's DDL to RELEASED_DDL"
+    old_path = tmp_path / "old.duckdb"
+    _released_file(old_path)
+    fresh = _open(tmp_path / "fresh.duckdb")
+    old = _open(old_path)  # applies nothing: the released file is already current
+    try:
+        assert _shape(old) == _shape(fresh)
+        assert old.execute("SELECT count(*) FROM schema_migrations").fetchone() == (
+            len(RELEASED_DDL),
+        )
+        # The same records written to both read back the same, through every read.
+        execution = make_execution(created_at=T0, response_json='{"statusCode":200}')
+        batch = make_batch(execution, logs=[make_log("hi")], ai=1, email=1)
+        for conn in (old, fresh):
+            write_batches(conn, [batch])
+        item = store.get_execution(old, execution.id)
+        assert item is not None and item["response_json"] == '{"statusCode":200}'
+        assert item == store.get_execution(fresh, execution.id)
+        for read in (store.list_logs, store.list_ai_requests, store.list_email_requests):
+            page = read(old, execution.id, 20, 0)
+            assert page[1] == 1
+            assert page == read(fresh, execution.id, 20, 0)
+        assert store.list_executions(old, execution.function_id, 20, 0) == (
+            store.list_executions(fresh, execution.function_id, 20, 0)
+        )
+    finally:
+        old.close()
+        fresh.close()
+
+
+def test_a_column_added_later_is_one_line_and_old_and_fresh_files_agree(tmp_path: Path) -> None:
+    # What "adding a column is one edit" promises: a Column with since=N+1 at the end of
+    # its table's list is migration N+1 (ADD COLUMN, the default fills stored rows), and a
+    # fresh file, which runs every step, ends up with the same table as an upgraded one.
+    region = schema.Column("region", "VARCHAR", default="'eu'", since=store.SCHEMA_VERSION + 1)
+    executions = dataclasses.replace(
+        schema.EXECUTIONS, columns=(*schema.EXECUTIONS.columns, region)
+    )
+    tables = [executions if t is schema.EXECUTIONS else t for t in schema.TABLES]
+    steps = schema.migrations(tables)
+    assert [v for v, _ in steps] == [*range(1, store.SCHEMA_VERSION + 1), region.since]
+    assert (
+        steps[-1][1]
+        == "ALTER TABLE executions ADD COLUMN \"region\" VARCHAR NOT NULL DEFAULT 'eu';\n"
+    )
+
+    old = _open(tmp_path / "old.duckdb")
+    fresh = duckdb.connect(str(tmp_path / "fresh.duckdb"))
+    try:
+        execution = make_execution()
+        write_batches(old, [make_batch(execution)])
+        assert schema.migrate(old, steps) == schema.migrate(fresh, steps) == region.since
+        assert _shape(old) == _shape(fresh)
+        row = old.execute("SELECT region FROM executions WHERE id = ?", [execution.id]).fetchone()
+        assert row == ("eu",)
+    finally:
+        old.close()
+        fresh.close()
+
+
+def test_arrow_tables_carry_every_column_in_table_order() -> None:
+    batch = make_batch(make_execution(), logs=[make_log("a", level="fatal")], ai=1, email=1)
+    tables = schema.arrow_tables([batch])
+    assert list(tables) == list(schema.TABLE_NAMES)
+    for table in schema.TABLES:
+        arrow = tables[table.name]
+        assert arrow.column_names == [c.name for c in table.columns]
+        assert [f.type for f in arrow.schema] == [c.arrow_type for c in table.columns]
+        assert arrow.num_rows == 1
+    assert tables["logs"].column("level").to_pylist() == ["info"]  # unknown level (§3.4)
 
 
 # --------------------------------------------------------------------------- executions

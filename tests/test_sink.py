@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ import trio.testing
 from lunard.errors import DataDirError, StorageError
 from lunard.messages import RecordBatch
 from lunard.records import store
-from lunard.records.sink import Sink, delete, query
+from lunard.records.sink import Sink, delete, on_cursor, query
 from tests.factories import T0, counts, make_batch, make_execution
 
 
@@ -278,3 +279,54 @@ async def test_corrupt_file_is_a_data_dir_error_and_is_kept(tmp_path: Path) -> N
         await Sink(path=path).run()  # fails before it reports ready
 
     assert path.read_bytes() == garbage  # never silently recreated
+
+
+# --------------------------------------------------------------------------- cursors
+
+
+def _count(conn: duckdb.DuckDBPyConnection) -> int:
+    row = conn.execute("SELECT count(*) FROM executions").fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+async def test_a_cursor_reads_its_snapshot_while_the_sink_goes_on_writing(
+    tmp_path: Path, nursery: trio.Nursery
+) -> None:
+    # What on_cursor's docstring promises: the cursor's work runs on its own thread beside
+    # the sink (which answers and writes meanwhile), in its own transaction.
+    sink = await start(nursery, tmp_path / "records.duckdb")
+    await sink.inbox.send(make_batch())
+    inside, release = threading.Event(), threading.Event()
+
+    def reader(cursor: duckdb.DuckDBPyConnection) -> tuple[int, int]:
+        cursor.execute("BEGIN TRANSACTION READ ONLY")
+        before = _count(cursor)
+        inside.set()
+        assert release.wait(30), "the test never let the reader go on"
+        after = _count(cursor)
+        cursor.execute("ROLLBACK")
+        return before, after
+
+    async def read(task_status: trio.TaskStatus[trio.MemoryReceiveChannel[Any]]) -> None:
+        send, receive = trio.open_memory_channel[Any](1)
+        task_status.started(receive)
+        await send.send(await on_cursor(sink.inbox, reader))
+
+    answer = await nursery.start(read)
+    assert await trio.to_thread.run_sync(inside.wait, 30)
+    # The reader is mid-transaction: the sink still writes and answers.
+    await sink.inbox.send(make_batch())
+    written = await query(sink.inbox, _count)
+    release.set()
+
+    assert written == 2
+    assert await answer.receive() == (1, 1)  # the reader's snapshot did not move
+
+
+async def test_on_cursor_closes_the_cursor(tmp_path: Path, nursery: trio.Nursery) -> None:
+    sink = await start(nursery, tmp_path / "records.duckdb")
+    cursor = await on_cursor(sink.inbox, lambda c: c)
+    with pytest.raises(duckdb.ConnectionException):
+        cursor.execute("SELECT 1")
+    assert await query(sink.inbox, _count) == 0  # the sink's own connection is untouched

@@ -1,7 +1,9 @@
 """The records side: every execution, log line and AI/email request, in DuckDB.
 
 `journal` (durability before the answer) → `sink` (the one actor holding the records
-connection) → `store` (schema, migrations, reads); `reports` (canned analytics),
-`sql_runner` + `sql_sandbox` (ad-hoc SQL in a killable process), `instance` (DuckDB
-settings), `cli` (offline `lunard analytics --data-dir`).
+connection; `on_cursor` hands out read cursors) → `writes` (batches in, the journal
+replayed, deletes, on the sink's thread); `schema` (one column list per table: the DDL and
+migrations, the Arrow batches, the read columns), `store` (the API's reads); `reports`
+(canned analytics), `sql_runner` + `sql_sandbox` (ad-hoc SQL in a killable process),
+`instance` (DuckDB settings), `cli` (offline `lunard analytics --data-dir`).
 """

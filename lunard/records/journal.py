@@ -85,7 +85,7 @@ class Journal:
         self,
         *,
         directory: Path,
-        sink: trio.MemorySendChannel[Any],
+        sink: trio.MemorySendChannel[RecordBatch | SinkQuery],
         committed: trio.MemoryReceiveChannel[int],
         durability: str = "process",
         inbox_size: int = 10_000,

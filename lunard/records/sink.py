@@ -3,7 +3,8 @@
 Producers (the pool) send `RecordBatch` messages; the sink buffers them and writes them in
 batches as Arrow tables (one `INSERT … SELECT` per table per flush, one transaction per
 flush). Readers (the http actor, the housekeeper) send `SinkQuery` / `DeleteRecords`, most
-simply through `query(inbox, fn)` and `delete(inbox, ...)` below.
+simply through `query(inbox, fn)` and `delete(inbox, ...)` below. What runs on the DuckDB
+thread is in `lunard.records.writes` (and `schema.migrate` when the file is opened).
 """
 
 from __future__ import annotations
@@ -11,21 +12,20 @@ from __future__ import annotations
 import logging
 import math
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 import duckdb
 import outcome
-import pyarrow as pa
 import trio
 
 from lunard.errors import DataDirError, StorageError
 from lunard.messages import DeleteRecords, RecordBatch, SinkQuery
-from lunard.records import journal, store
+from lunard.records import schema
 from lunard.records.instance import SAFE_CONFIG, instance_config
-from lunard.transactions import transaction
+from lunard.records.writes import delete_executions, replay_journal, write_batches
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -54,6 +54,8 @@ class Sink:
     Owns: the only DuckDB connection to `path` (normally `<data_dir>/records.duckdb`),
     opened and migrated when `run` starts, and the buffer of records not yet written. All
     DuckDB work runs on one thread at a time (a `CapacityLimiter(1)`), never on the loop.
+    The one exception is stated at `on_cursor`: a cursor handed out for reads (reports,
+    analytics SQL, metrics), used on a thread of its own.
 
     Receives on `inbox` (bounded; a full inbox makes producers wait):
     - `RecordBatch`: buffered; written when `batch_rows` rows are buffered or
@@ -272,7 +274,9 @@ def _row_count(batch: RecordBatch) -> int:
 # --------------------------------------------------------------------------- client helpers
 
 
-async def query(inbox: trio.MemorySendChannel[Any], fn: Callable[[Any], T]) -> T:
+async def query(
+    inbox: trio.MemorySendChannel[SinkMessage], fn: Callable[[duckdb.DuckDBPyConnection], T]
+) -> T:
     """Run `fn(conn)` on the sink's connection after a flush and return its result.
 
     Exceptions raised by `fn` are re-raised here. Raises `StorageError` if the sink stops
@@ -292,7 +296,7 @@ async def query(inbox: trio.MemorySendChannel[Any], fn: Callable[[Any], T]) -> T
 
 
 async def delete(
-    inbox: trio.MemorySendChannel[Any],
+    inbox: trio.MemorySendChannel[SinkMessage],
     *,
     function_id: str | None = None,
     version_id: str | None = None,
@@ -319,6 +323,38 @@ async def delete(
             raise StorageError("deleting execution records failed; see the daemon log") from exc
 
 
+async def on_cursor(
+    inbox: trio.MemorySendChannel[SinkMessage],
+    fn: Callable[[duckdb.DuckDBPyConnection], T],
+) -> T:
+    """Run `fn(cursor)` on a fresh cursor of the records database, on a thread of its own.
+
+    The sink hands out the cursor after flushing (read-your-writes); the work then runs
+    beside the sink's writes instead of blocking them. The cursor is always closed.
+
+    This is the one place where records work runs outside the sink actor, on purpose (a
+    report or a sandboxed query can take seconds, and the sink's writes must not wait for
+    it). It is safe because a cursor is not the sink's connection: `conn.cursor()` opens a
+    second DuckDB connection to the same database instance, with its own transaction
+    context, and DuckDB serves several connections on different threads at once (MVCC: the
+    reader sees a snapshot, the sink's inserts and deletes commit beside it). Exactly one
+    thread uses the cursor: `fn`'s (created on the sink's thread, used on this one, closed
+    here after `fn` returned: `trio.to_thread.run_sync` does not abandon its thread). An
+    `interrupt()` of the cursor (the SQL runner's deadline) stops only the cursor's
+    statement. `fn` only reads (reports, metrics, and `sql_runner.run_query` inside a READ
+    ONLY transaction), so the sink stays the only writer. What it shares with the sink is
+    the instance: its memory limit and threads (`lunard.records.instance`). If the sink
+    closes its connection while `fn` runs (the daemon stopping), DuckDB closes the cursor
+    with it: a statement already running finishes, the next raises
+    `duckdb.ConnectionException`.
+    """
+    cursor: duckdb.DuckDBPyConnection = await query(inbox, lambda conn: conn.cursor())
+    try:
+        return await trio.to_thread.run_sync(fn, cursor)
+    finally:
+        cursor.close()
+
+
 # --------------------------------------------------------------------------- DuckDB side
 
 
@@ -333,55 +369,11 @@ def _open(path: Path, config: dict[str, Any] | None = None) -> duckdb.DuckDBPyCo
             "away and start again (lunard never recreates it on its own)"
         ) from exc
     try:
-        store.migrate(conn)
-    except (duckdb.Error, store.SchemaTooNew) as exc:
+        schema.migrate(conn)
+    except (duckdb.Error, schema.SchemaTooNew) as exc:
         conn.close()
         raise DataDirError(f"cannot use records database {path}: {exc}") from exc
     return conn
-
-
-def replay_journal(conn: duckdb.DuckDBPyConnection, directory: Path) -> int:
-    """Write the journal's frames that are not in DuckDB yet; return the executions added.
-
-    Idempotent: a batch whose execution is already stored (its whole batch was committed in
-    one transaction) is skipped, so a journal replayed twice adds nothing the second time.
-    A segment is deleted once its batches are committed; one that cannot be written is
-    renamed `*.failed` and kept for the operator, and start-up goes on.
-    """
-    added = skipped = 0
-    files = journal.segments(directory)
-    for path in files:
-        unique = {b.execution.id: b for b in journal.read_segment(path)}
-        stored = _stored_execution_ids(conn, list(unique))
-        fresh = [b for eid, b in unique.items() if eid not in stored]
-        try:
-            if fresh:
-                write_batches(conn, fresh)
-        except duckdb.Error:
-            failed = path.with_name(path.name + ".failed")
-            log.exception("journal: replaying %s failed; kept as %s", path, failed)
-            path.rename(failed)
-            continue
-        added += len(fresh)
-        skipped += len(unique) - len(fresh)
-        path.unlink()
-    if files:
-        log.info(
-            "journal: replayed %d executions from %d segments (%d were already stored)",
-            added,
-            len(files),
-            skipped,
-        )
-    return added
-
-
-def _stored_execution_ids(conn: duckdb.DuckDBPyConnection, ids: list[str]) -> set[str]:
-    if not ids:
-        return set()
-    rows = conn.execute(
-        "SELECT id FROM executions WHERE id IN (SELECT unnest(?::VARCHAR[]))", [ids]
-    ).fetchall()
-    return {row[0] for row in rows}
 
 
 def _close(conn: duckdb.DuckDBPyConnection) -> None:
@@ -389,155 +381,3 @@ def _close(conn: duckdb.DuckDBPyConnection) -> None:
         conn.close()
     except duckdb.Error:
         log.exception("records sink: closing the database failed")
-
-
-def write_batches(conn: duckdb.DuckDBPyConnection, batches: list[RecordBatch]) -> int:
-    """Insert the batches as Arrow tables in one transaction; return the rows written."""
-    tables = _arrow_tables(batches)
-    with transaction(conn):
-        for name, table in tables.items():
-            if table.num_rows == 0:
-                continue
-            view = f"_incoming_{name}"
-            columns = ", ".join(f'"{c}"' for c in table.column_names)
-            conn.register(view, table)
-            try:
-                conn.execute(f"INSERT INTO {name} ({columns}) SELECT {columns} FROM {view}")
-            finally:
-                conn.unregister(view)
-    return sum(t.num_rows for t in tables.values())
-
-
-def _timestamps(seconds: Iterable[float], unit: str = "s") -> pa.Array:
-    return pa.array(seconds, pa.timestamp(unit))
-
-
-def _arrow_tables(batches: list[RecordBatch]) -> dict[str, pa.Table]:
-    """Column-wise copies of the batches, one Arrow table per records table."""
-    executions = [b.execution for b in batches]
-    log_rows = [(b.execution.id, i, entry) for b in batches for i, entry in enumerate(b.logs)]
-    ai_rows = [(b.execution.id, i, r) for b in batches for i, r in enumerate(b.ai_requests)]
-    email_rows = [(b.execution.id, i, r) for b in batches for i, r in enumerate(b.email_requests)]
-    i32 = pa.int32()
-    return {
-        "executions": pa.table(
-            {
-                "id": [e.id for e in executions],
-                "function_id": [e.function_id for e in executions],
-                "function_version_id": [e.function_version_id for e in executions],
-                "status": [e.status for e in executions],
-                "duration_ms": pa.array([e.duration_ms for e in executions], i32),
-                "error_message": pa.array([e.error_message for e in executions], pa.string()),
-                "event_json": [e.event_json for e in executions],
-                "response_json": pa.array([e.response_json for e in executions], pa.string()),
-                "trigger": [e.trigger for e in executions],
-                "created_at": _timestamps(e.created_at for e in executions),
-            }
-        ),
-        "logs": pa.table(
-            {
-                "execution_id": pa.array([r[0] for r in log_rows], pa.string()),
-                "seq": pa.array([r[1] for r in log_rows], i32),
-                "level": pa.array(
-                    # unknown levels read as info (http-api §3.4)
-                    [r[2].level if r[2].level in store.LOG_LEVELS else "info" for r in log_rows],
-                    pa.string(),
-                ),
-                "message": pa.array([r[2].message for r in log_rows], pa.string()),
-                "created_at": _timestamps(
-                    (round(r[2].created_at * 1_000_000) for r in log_rows), "us"
-                ),
-            }
-        ),
-        "ai_requests": pa.table(
-            {
-                "id": pa.array([r.id for _, _, r in ai_rows], pa.string()),
-                "execution_id": pa.array([e for e, _, _ in ai_rows], pa.string()),
-                "seq": pa.array([i for _, i, _ in ai_rows], i32),
-                "provider": pa.array([r.provider for _, _, r in ai_rows], pa.string()),
-                "model": pa.array([r.model for _, _, r in ai_rows], pa.string()),
-                "endpoint": pa.array([r.endpoint for _, _, r in ai_rows], pa.string()),
-                "request_json": pa.array([r.request_json for _, _, r in ai_rows], pa.string()),
-                "response_json": pa.array([r.response_json for _, _, r in ai_rows], pa.string()),
-                "status": pa.array([r.status for _, _, r in ai_rows], pa.string()),
-                "error_message": pa.array([r.error_message for _, _, r in ai_rows], pa.string()),
-                "input_tokens": pa.array([r.input_tokens for _, _, r in ai_rows], i32),
-                "output_tokens": pa.array([r.output_tokens for _, _, r in ai_rows], i32),
-                "duration_ms": pa.array([r.duration_ms for _, _, r in ai_rows], i32),
-                "created_at": _timestamps(r.created_at for _, _, r in ai_rows),
-            }
-        ),
-        "email_requests": pa.table(
-            {
-                "id": pa.array([r.id for _, _, r in email_rows], pa.string()),
-                "execution_id": pa.array([e for e, _, _ in email_rows], pa.string()),
-                "seq": pa.array([i for _, i, _ in email_rows], i32),
-                "from_address": pa.array([r.from_address for _, _, r in email_rows], pa.string()),
-                "to_addresses": pa.array(
-                    [list(r.to_addresses) for _, _, r in email_rows], pa.list_(pa.string())
-                ),
-                "subject": pa.array([r.subject for _, _, r in email_rows], pa.string()),
-                "has_text": pa.array([r.has_text for _, _, r in email_rows], pa.bool_()),
-                "has_html": pa.array([r.has_html for _, _, r in email_rows], pa.bool_()),
-                "request_json": pa.array([r.request_json for _, _, r in email_rows], pa.string()),
-                "response_json": pa.array([r.response_json for _, _, r in email_rows], pa.string()),
-                "status": pa.array([r.status for _, _, r in email_rows], pa.string()),
-                "error_message": pa.array([r.error_message for _, _, r in email_rows], pa.string()),
-                "email_id": pa.array([r.email_id for _, _, r in email_rows], pa.string()),
-                "duration_ms": pa.array([r.duration_ms for _, _, r in email_rows], i32),
-                "created_at": _timestamps(r.created_at for _, _, r in email_rows),
-            }
-        ),
-    }
-
-
-def delete_executions(
-    conn: duckdb.DuckDBPyConnection,
-    function_id: str | None = None,
-    version_id: str | None = None,
-    older_than: dict[str, int] | None = None,
-) -> int:
-    """Delete the selected executions and their logs, AI and email rows in one transaction.
-
-    Exactly one selector: a function, a version, or per-function cutoffs
-    (function id -> Unix seconds; executions created strictly before the cutoff go).
-    Returns the number of executions deleted.
-    """
-    if sum(s is not None for s in (function_id, version_id, older_than)) != 1:
-        raise ValueError("exactly one of function_id, version_id, older_than is required")
-    if older_than == {}:
-        return 0
-    with transaction(conn):
-        if function_id is not None:
-            conn.execute(
-                "CREATE TEMP TABLE _doomed AS SELECT id FROM executions WHERE function_id = ?",
-                [function_id],
-            )
-        elif version_id is not None:
-            conn.execute(
-                "CREATE TEMP TABLE _doomed AS "
-                "SELECT id FROM executions WHERE function_version_id = ?",
-                [version_id],
-            )
-        else:
-            assert older_than is not None
-            cutoffs = pa.table(
-                {
-                    "function_id": pa.array(list(older_than), pa.string()),
-                    "cutoff": _timestamps(older_than.values()),
-                }
-            )
-            conn.register("_cutoffs", cutoffs)
-            try:
-                conn.execute(
-                    "CREATE TEMP TABLE _doomed AS SELECT e.id FROM executions e "
-                    "JOIN _cutoffs c ON e.function_id = c.function_id "
-                    "WHERE e.created_at < c.cutoff"
-                )
-            finally:
-                conn.unregister("_cutoffs")
-        for table in ("logs", "ai_requests", "email_requests"):
-            conn.execute(f"DELETE FROM {table} WHERE execution_id IN (SELECT id FROM _doomed)")
-        row = conn.execute("DELETE FROM executions WHERE id IN (SELECT id FROM _doomed)").fetchone()
-        conn.execute("DROP TABLE _doomed")
-    return int(row[0]) if row else 0

@@ -62,22 +62,21 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import IO, Any, TypeVar
+from typing import IO, Any
 
 import duckdb
 import pyarrow as pa
 import pyarrow.ipc
-import trio
 
 from lunard.errors import BadRequest, InternalError
-from lunard.records import sink, sql_sandbox
+from lunard.records import sql_sandbox
+from lunard.records.sink import on_cursor
 from lunard.records.sql_sandbox import QUERYABLE, json_value
 
-__all__ = ["QUERYABLE", "json_value"]
-
-T = TypeVar("T")
+# Re-exported: the http side calls `sql_runner.on_cursor` (it lives with the sink, which
+# hands out the cursor).
+__all__ = ["QUERYABLE", "json_value", "on_cursor"]
 
 DEFAULT_ROW_LIMIT = 1_000
 MAX_ROW_LIMIT = 10_000
@@ -426,19 +425,3 @@ def _rollback(conn: duckdb.DuckDBPyConnection) -> None:
 
 def _first_line(exc: BaseException) -> str:
     return sql_sandbox.first_line(str(exc)) if str(exc).strip() else type(exc).__name__
-
-
-# --------------------------------------------------------------------------- on the daemon
-
-
-async def on_cursor(inbox: trio.MemorySendChannel[Any], fn: Callable[[Any], T]) -> T:
-    """Run `fn(cursor)` on a fresh cursor of the records database, on a thread of its own.
-
-    The sink hands out the cursor after flushing (read-your-writes); the work then runs
-    beside the sink's writes instead of blocking them. The cursor is always closed.
-    """
-    cursor: duckdb.DuckDBPyConnection = await sink.query(inbox, lambda conn: conn.cursor())
-    try:
-        return await trio.to_thread.run_sync(fn, cursor)
-    finally:
-        cursor.close()

@@ -50,12 +50,13 @@ import pyarrow as pa
 import pyarrow.ipc
 
 from lunard.records.instance import instance_config
+from lunard.records.schema import TABLE_NAMES
 
 MEMORY_EXIT = 3
 # The process's data segment beyond DuckDB's own limit: the interpreter with duckdb and
 # pyarrow loaded (measured: ~125 MiB VmData) and the answer's Python objects.
 OVERHEAD_MB = 160
-QUERYABLE = ("executions", "logs", "ai_requests", "email_requests")
+QUERYABLE = TABLE_NAMES
 # Table functions a query may use. Everything else (read_*, glob, checkpoint, query,
 # duckdb_settings, duckdb_databases, pragma_*, json_execute_serialized_sql, ...) is refused:
 # a new DuckDB release's new table functions are refused until someone adds them here.
