@@ -182,7 +182,7 @@ def _write_manifest(dest: Path, document: dict[str, Any]) -> None:
 
 
 async def take_backup(
-    state: StateStore, sink_inbox: trio.MemorySendChannel[Any], target: Path
+    state: StateStore, sink_inbox: trio.MemorySendChannel[sink.SinkMessage], target: Path
 ) -> dict[str, Any]:
     """Back up a running daemon's data dir into `target`; return the manifest written.
 
