@@ -30,6 +30,7 @@ from lunard.worker.modules import (
     env,
     http,
     json,
+    json_lua,
     kv,
     log,
     random,
@@ -88,4 +89,5 @@ def install_modules(
     """
     bridge = Bridge(lua, host, _REGISTRY)
     bridge.install(lua.compile(_chunk()), lua.globals() if env is None else env)
+    json_lua.install(bridge)
     return bridge

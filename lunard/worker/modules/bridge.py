@@ -139,7 +139,7 @@ class Bridge:
     the Lua error text in the same slot.
     """
 
-    __slots__ = ("_error", "_raised", "_registry", "host", "lua")
+    __slots__ = ("_error", "_raised", "_registry", "cache", "host", "lua")
 
     host: HostContext  # unset on a state prepared ahead until its execution is bound
 
@@ -150,6 +150,7 @@ class Bridge:
         self._registry = functions
         self._error: bytes | None = None
         self._raised: Any = None  # the wrapper chunk's marker table, set by `install`
+        self.cache: dict[str, Any] = {}  # per-state values of modules (json's Lua codec)
 
     def install(self, setup: Any, env: Any) -> None:
         """Run the compiled wrapper chunk (see `generate_source`) against `env`."""

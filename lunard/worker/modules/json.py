@@ -5,6 +5,11 @@ that length (holes → null, keys ≤ 0 dropped); any other table is an object o
 keys only; `{}` is `{}`. Functions, userdata and threads are null. Text follows `gojson`.
 JSON → Lua: null → nil (removes object keys, leaves array holes), numbers → Lua numbers.
 Failures return `nil, err`.
+
+Speed: the work is done inside LuaJIT by `json_lua` (json_codec.lua), one crossing per call
+instead of one per element. The Python functions below (`reference_encode`,
+`reference_decode`) are the reference that codec reproduces byte for byte; they still answer
+every failure and the rare inputs the codec leaves to them, so messages stay theirs.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from typing import Any
 import lupa.luajit21 as lupa
 
 from lunard import gojson
+from lunard.worker.modules import json_lua
 from lunard.worker.modules.bridge import Bridge, LuaFunction, ModuleSpec, as_bytes
 
 SPARSE_LIMIT = 1 << 20
@@ -87,14 +93,16 @@ def python_to_lua(value: Any) -> Any:
     return value
 
 
-def encode(bridge: Bridge, value: Any) -> bytes | None:
+def reference_encode(bridge: Bridge, value: Any) -> bytes | None:
+    """`json.encode` through Python (lua_to_python, then gojson): the reference."""
     try:
         return gojson.dumps(lua_to_python(value)).encode("utf-8")
     except gojson.UnsupportedValue as exc:
         return bridge.fail(str(exc))
 
 
-def decode(bridge: Bridge, text: str | bytes) -> Any:
+def reference_decode(bridge: Bridge, text: str | bytes) -> Any:
+    """`json.decode` through Python (gojson, then python_to_lua): the reference."""
     try:
         value = gojson.loads(text)
     except gojson.DecodeError as exc:
@@ -103,6 +111,25 @@ def decode(bridge: Bridge, text: str | bytes) -> Any:
     if isinstance(value, (dict, list)):
         return bridge.table(value)
     return value
+
+
+def encode(bridge: Bridge, value: Any) -> Any:
+    fast = json_lua.encoder(bridge)
+    if fast is not None:
+        text = fast(value)
+        if text is not None:
+            return text
+    return reference_encode(bridge, value)
+
+
+def decode(bridge: Bridge, text: str | bytes) -> Any:
+    fast = json_lua.decoder(bridge)
+    if fast is not None:
+        answer = fast(text)
+        # A number crossing to Python as int 0 may have been -0.0: the reference keeps it.
+        if answer is not False and not (type(answer[1]) is int and answer[1] == 0):
+            return answer[1]
+    return reference_decode(bridge, text)
 
 
 MODULE = ModuleSpec(

@@ -120,3 +120,15 @@ def test_json_argument_checks(lua: Execution) -> None:
     assert "bad argument #1 to 'decode' (string expected, got table)" in lua.error_of(
         "json.decode({})"
     )
+
+
+def test_codec_ignores_string_and_table_functions_replaced_by_user_code(lua: Execution) -> None:
+    # The Lua codec is loaded with the modules, before user code: it keeps the originals.
+    text = lua.run(
+        """string.format = function() return "!" end
+        string.byte, string.sub, string.char = nil, nil, nil
+        table.concat, table.sort = function() return "?" end, function() end
+        local back = json.decode('{"b":[1,2.5,"x"],"a":"<"}')
+        return json.encode({z = 1e21, a = back.a, b = back.b, n = -0.000001})"""
+    )
+    assert text == '{"a":"\\u003c","b":[1,2.5,"x"],"n":-0.000001,"z":1e+21}'

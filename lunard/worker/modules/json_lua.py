@@ -1,0 +1,62 @@
+"""The LuaJIT side of `json` (json_codec.lua): encode/decode without a crossing per element.
+
+`encoder(bridge)` / `decoder(bridge)` give the codec's Lua functions for the execution's
+state, loading it on first use (LuaJIT bytecode compiled once per process, ~10 µs to load
+into a state). They answer `None` (encode) or `(False,)` (decode) when the Python reference
+in `json.py` must answer instead: every failure, and the rare inputs the Lua side leaves to
+it (see the header of json_codec.lua), so results and error messages stay the reference's.
+
+`install_modules` loads it into every state it prepares (`install`), before user code runs,
+so the codec captures the string and table functions as they were then; a state built
+otherwise loads it on first use. It lives in `Bridge.cache`, out of user code's reach.
+"""
+
+from __future__ import annotations
+
+import functools
+from importlib import resources
+from typing import Any
+
+import lupa.luajit21 as lupa
+
+from lunard.worker.modules.bridge import Bridge
+
+CHUNK_NAME = b"=lunard-json"
+_ENCODE_KEY = "lunard.json.encode"
+_DECODE_KEY = "lunard.json.decode"
+
+
+def source() -> bytes:
+    """The codec's Lua source (packaged next to this module)."""
+    return (resources.files(__package__) / "json_codec.lua").read_bytes()
+
+
+@functools.cache
+def _bytecode() -> bytes:
+    """The codec as LuaJIT bytecode, compiled once per process by LuaJIT itself."""
+    scratch = lupa.LuaRuntime(register_eval=False, register_builtins=False, encoding=None)
+    dump = scratch.eval("function(src, name) return string.dump(assert(loadstring(src, name))) end")
+    return bytes(dump(source(), CHUNK_NAME))
+
+
+def install(bridge: Bridge) -> None:
+    """Load the codec into the bridge's state (one bytecode load, ~10 µs)."""
+    encode, decode = bridge.lua.execute(_bytecode(), mode="b")
+    bridge.cache[_ENCODE_KEY] = encode
+    bridge.cache[_DECODE_KEY] = decode
+
+
+def _function(bridge: Bridge, key: str) -> Any:
+    if key not in bridge.cache:
+        install(bridge)
+    return bridge.cache[key]
+
+
+def encoder(bridge: Bridge) -> Any:
+    """`encode(value) -> text | None` in the execution's state (None: use the reference)."""
+    return _function(bridge, _ENCODE_KEY)
+
+
+def decoder(bridge: Bridge) -> Any:
+    """`decode(text) -> (True, value) | False` in the execution's state."""
+    return _function(bridge, _DECODE_KEY)
