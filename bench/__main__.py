@@ -2,7 +2,8 @@
 
 `bench.runtime` (the /fn path against a bare ASGI app), `bench.memory` (RSS idle and under
 load), `bench.worker_restart` (a replacement worker's first answer), `bench.json_codec`
-(json at LuaJIT speed), `bench.durability` (the journal's cost), `bench.analytics` (sink ingest and reports).
+(json at LuaJIT speed), `bench.durability` (the journal's cost), `bench.analytics` (sink
+ingest and reports).
 Each module also runs alone: `python -m bench.<name>`.
 """
 

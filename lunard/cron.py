@@ -13,7 +13,6 @@ shown is the instant that fires.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -21,11 +20,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from croniter import CroniterBadDateError, croniter
 from dateutil.tz import tzlocal
 
+from lunard.golang import AtoiError, atoi
+
 PREFIX = "invalid cron expression: "
 FIELD_COUNT = 5
 _STAR = 1 << 63  # robfig's starBit: the field was `*` or `?` (matters for the OR rule)
-_INT = re.compile(r"[+-]?[0-9]+")
-_INT64_MAX = 2**63 - 1
 
 _MONTHS = {
     name: number
@@ -142,23 +141,12 @@ def _bits(low: int, high: int, step: int) -> int:
     return bits
 
 
-def _go_quote(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
 def _parse_int(expr: str) -> int:
     """Go's `mustParseInt`: strconv.Atoi, then no negatives."""
-    if not _INT.fullmatch(expr):
-        raise CronError(
-            f"failed to parse int from {expr}: strconv.Atoi: parsing {_go_quote(expr)}: "
-            "invalid syntax"
-        )
-    number = int(expr)
-    if abs(number) > _INT64_MAX:
-        raise CronError(
-            f"failed to parse int from {expr}: strconv.Atoi: parsing {_go_quote(expr)}: "
-            "value out of range"
-        )
+    try:
+        number = atoi(expr)
+    except AtoiError as exc:
+        raise CronError(f"failed to parse int from {expr}: {exc}") from None
     if number < 0:
         raise CronError(f"negative number ({number}) not allowed: {expr}")
     return number

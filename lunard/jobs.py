@@ -1,8 +1,11 @@
-"""Building the `Job` a worker runs, the same way for HTTP calls and scheduled runs."""
+"""Starting a run, the one way HTTP calls and scheduled runs share (`start_run`): build the
+`Job` for the target's active version, queue it on the pool with its stored event, wait for
+the one answer, and read the status the caller reports (`Run.status`)."""
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Protocol
 
 import trio
@@ -31,13 +34,27 @@ def build_job(config: Config, target: RuntimeTarget, event: HttpEvent) -> Job:
         started_at=int(time.time()),
         base_url=config.public_url,
         timeout_s=float(config.timeout_seconds),
-        limits=JobLimits(
-            max_memory_bytes=config.max_memory_mb * 1024 * 1024,
-            max_log_entries=config.max_log_entries,
-            max_log_bytes=config.max_log_bytes,
-            http_max_response_bytes=config.http_max_response_bytes,
-        ),
+        limits=job_limits(config),
     )
+
+
+_limits: tuple[Config, JobLimits] | None = None
+
+
+def job_limits(config: Config) -> JobLimits:
+    """The per-execution limits of `config`, built once per config (not once per call)."""
+    global _limits
+    cached = _limits
+    if cached is not None and cached[0] is config:
+        return cached[1]
+    limits = JobLimits(
+        max_memory_bytes=config.max_memory_mb * 1024 * 1024,
+        max_log_entries=config.max_log_entries,
+        max_log_bytes=config.max_log_bytes,
+        http_max_response_bytes=config.http_max_response_bytes,
+    )
+    _limits = (config, limits)
+    return limits
 
 
 def stored_event_json(event: HttpEvent) -> str:
@@ -99,3 +116,45 @@ async def execute(
             return await receive.receive()
         except trio.EndOfChannel:
             raise InternalError("Execution pool stopped before answering") from None
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """A finished run: the job that ran and the pool's answer."""
+
+    job: Job
+    outcome: ExecOutcome
+
+    @property
+    def failed(self) -> bool:
+        """The handler raised, timed out or returned no response (`/fn` answers 500)."""
+        return self.outcome.result.error is not None or self.outcome.result.response is None
+
+    @property
+    def status(self) -> int:
+        """The status `/fn` answers for this run: 500 when it failed, else the handler's
+        `statusCode` (200 when it gave none)."""
+        response = self.outcome.result.response
+        if self.failed or response is None:
+            return 500
+        return response.status_code or 200
+
+
+async def start_run(
+    config: Config, pool: PoolInbox, target: RuntimeTarget, event: HttpEvent, trigger: Trigger
+) -> Run:
+    """Run `event` on the target's active version (which must exist) and wait for it.
+
+    Raises what `enqueue` raises (`Overloaded`, `Throttled`, `InternalError`) before
+    anything ran, and `InternalError` when the pool stops before answering.
+    """
+    job = build_job(config, target, event)
+    outcome = await execute(
+        pool,
+        job,
+        trigger=trigger,
+        event_json=stored_event_json(event),
+        save_response=target.save_response,
+        max_concurrency=target.max_concurrency,
+    )
+    return Run(job, outcome)

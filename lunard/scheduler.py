@@ -23,8 +23,8 @@ import trio
 from lunard.config import Config
 from lunard.cron import CronError, next_fire
 from lunard.errors import Overloaded
-from lunard.jobs import PoolInbox, build_job, execute, stored_event_json
-from lunard.messages import ExecOutcome, HttpEvent, ScheduleChanged
+from lunard.jobs import PoolInbox, Run, start_run
+from lunard.messages import HttpEvent, ScheduleChanged
 from lunard.state.db import StateStore
 from lunard.state.runtime import RuntimeTarget, load_target
 from lunard.state.schedules import load_schedule, load_schedules
@@ -248,15 +248,7 @@ class Scheduler:
         function_id = target.function_id
         try:
             event = cron_event(target, schedule, fired_at)
-            job = build_job(self._config, target, event)
-            outcome = await execute(
-                self._pool,
-                job,
-                trigger="cron",
-                event_json=stored_event_json(event),
-                save_response=target.save_response,
-                max_concurrency=target.max_concurrency,
-            )
+            run = await start_run(self._config, self._pool, target, event, "cron")
         except Overloaded as exc:
             log.warning(
                 "Cron run skipped: %s function_id=%s name=%s schedule=%r",
@@ -273,21 +265,23 @@ class Scheduler:
                 schedule,
             )
         else:
-            _log_outcome(target, schedule, job.execution_id, outcome)
+            _log_outcome(target, schedule, run)
         finally:
             self._running.discard(function_id)
 
 
-def _log_outcome(
-    target: RuntimeTarget, schedule: str, execution_id: str, outcome: ExecOutcome
-) -> None:
+def _log_outcome(target: RuntimeTarget, schedule: str, run: Run) -> None:
     """Upstream's two completion lines; the status is what `/fn` would have answered."""
-    result = outcome.result
-    if result.error is not None or result.response is None:
-        status = 500
-    else:
-        status = result.response.status_code or 200
-    fields = (target.function_id, target.name, schedule, execution_id, outcome.duration_ms, status)
+    result = run.outcome.result
+    status = run.status
+    fields = (
+        target.function_id,
+        target.name,
+        schedule,
+        run.job.execution_id,
+        run.outcome.duration_ms,
+        status,
+    )
     layout = "function_id=%s name=%s schedule=%r execution_id=%s duration_ms=%d status=%d"
     if 200 <= status < 300:
         log.info("Cron execution completed successfully " + layout, *fields)

@@ -9,7 +9,7 @@ lets us fail a pass on purpose and see exactly when each pass starts in MockCloc
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -35,13 +35,6 @@ DAY = 86_400
 
 
 @pytest.fixture
-def state(tmp_path: Path) -> Iterator[StateStore]:
-    store = StateStore.open(tmp_path)
-    yield store
-    store.close()
-
-
-@pytest.fixture
 async def sink(tmp_path: Path) -> AsyncIterator[Sink]:
     records = Sink(path=tmp_path / "records.duckdb")
     async with trio.open_nursery() as nursery:
@@ -50,7 +43,7 @@ async def sink(tmp_path: Path) -> AsyncIterator[Sink]:
         nursery.cancel_scope.cancel()
 
 
-def add_function(state: StateStore, name: str, retention_days: int | None) -> str:
+def add_function(state_store: StateStore, name: str, retention_days: int | None) -> str:
     fid = new_id()
 
     def insert(conn: Any) -> None:
@@ -60,7 +53,7 @@ def add_function(state: StateStore, name: str, retention_days: int | None) -> st
             (fid, name, NOW, NOW, retention_days),
         )
 
-    state.call_sync(insert)
+    state_store.call_sync(insert)
     return fid
 
 
@@ -121,7 +114,7 @@ def _ids(conn: Any, sql: str) -> set[str]:
 
 
 async def test_retention_removes_exactly_the_expired_executions_and_their_rows_per_function(
-    state: StateStore, sink: Sink
+    state_store: StateStore, sink: Sink
 ) -> None:
     retentions: dict[str, int | None] = {
         "r7": 7,
@@ -134,7 +127,7 @@ async def test_retention_removes_exactly_the_expired_executions_and_their_rows_p
     expired: set[str] = set()
     expected_cutoffs: dict[str, int] = {}
     for name, days in retentions.items():
-        fid = add_function(state, name, days)
+        fid = add_function(state_store, name, days)
         cutoff = NOW - (days or 7) * DAY
         expected_cutoffs[fid] = cutoff
         # Ages straddling this function's own cutoff, and the other functions' cutoffs too,
@@ -148,7 +141,7 @@ async def test_retention_removes_exactly_the_expired_executions_and_their_rows_p
             await sink.inbox.send(record)
             expired.add(record.execution.id)
 
-    housekeeper = Housekeeper(state=state, sink=sink.inbox, clock=lambda: NOW)
+    housekeeper = Housekeeper(state=state_store, sink=sink.inbox, clock=lambda: NOW)
     deleted = await housekeeper.sweep()
 
     assert deleted == len(expired) == 15
@@ -181,24 +174,26 @@ async def test_retention_removes_exactly_the_expired_executions_and_their_rows_p
 
 
 async def test_a_function_without_executions_and_no_functions_at_all(
-    state: StateStore, sink: Sink
+    state_store: StateStore, sink: Sink
 ) -> None:
-    housekeeper = Housekeeper(state=state, sink=sink.inbox, clock=lambda: NOW)
+    housekeeper = Housekeeper(state=state_store, sink=sink.inbox, clock=lambda: NOW)
     assert await housekeeper.sweep() == 0  # no functions: no delete is even sent
-    add_function(state, "empty", 30)
+    add_function(state_store, "empty", 30)
     assert await housekeeper.sweep() == 0
 
 
 async def test_passes_run_at_startup_then_every_interval_and_failures_are_retried(
-    state: StateStore, autojump_clock: trio.testing.MockClock, caplog: pytest.LogCaptureFixture
+    state_store: StateStore,
+    autojump_clock: trio.testing.MockClock,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.INFO, logger="lunard.housekeeper")
-    fid_default = add_function(state, "default", None)
-    fid_long = add_function(state, "long", 365)
+    fid_default = add_function(state_store, "default", None)
+    fid_long = add_function(state_store, "long", 365)
     send, receive = trio.open_memory_channel[Any](0)
     start = trio.current_time()
     housekeeper = Housekeeper(
-        state=state,
+        state=state_store,
         sink=send,
         interval=3600,
         clock=lambda: NOW + (trio.current_time() - start),

@@ -15,10 +15,9 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -47,13 +46,6 @@ UTC_CONFIG = Config(timezone="UTC")
 
 
 @pytest.fixture
-def state(tmp_path: Path) -> Iterator[StateStore]:
-    store = StateStore.open(tmp_path)
-    yield store
-    store.close()
-
-
-@pytest.fixture
 def logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
     caplog.set_level(logging.INFO, logger="lunard.scheduler")
     return caplog
@@ -64,7 +56,7 @@ def messages(caplog: pytest.LogCaptureFixture) -> list[str]:
 
 
 def add_function(
-    state: StateStore,
+    state_store: StateStore,
     name: str = "nightly",
     *,
     schedule: str | None = EVERY_5,
@@ -86,21 +78,26 @@ def add_function(
             (version_id(fid, 1), fid, CODE, BASE),
         )
 
-    state.call_sync(insert)
+    state_store.call_sync(insert)
     return fid
 
 
-def update(state: StateStore, sql: str, *params: Any) -> None:
-    state.call_sync(lambda conn: conn.execute(sql, params))
+def update(state_store: StateStore, sql: str, *params: Any) -> None:
+    state_store.call_sync(lambda conn: conn.execute(sql, params))
 
 
 class Harness:
     """The test's side of the scheduler: its wall clock and the pool's end of its channel."""
 
     def __init__(
-        self, state: StateStore, start: int, *, config: Config = UTC_CONFIG, pool_size: int = 16
+        self,
+        state_store: StateStore,
+        start: int,
+        *,
+        config: Config = UTC_CONFIG,
+        pool_size: int = 16,
     ) -> None:
-        self.state = state
+        self.state = state_store
         self.config = config
         self.start = start
         self.t0 = trio.current_time()
@@ -156,10 +153,10 @@ async def changed(scheduler: Scheduler, function_id: str) -> None:
 
 async def test_every_five_minutes_fires_at_each_slot_with_upstreams_cron_event(
     autojump_clock: trio.testing.MockClock,
-    state: StateStore,
+    state_store: StateStore,
 ) -> None:
-    fid = add_function(state, "report", save_response=True)
-    h = Harness(state, start=BASE + 123)
+    fid = add_function(state_store, "report", save_response=True)
+    h = Harness(state_store, start=BASE + 123)
     # The instant GET /api/functions/{id}/next-run reports at start-up (same function, zone).
     shown = next_fire(EVERY_5, datetime.fromtimestamp(h.start, UTC), UTC_CONFIG.timezone)
     assert shown.timestamp() == BASE + 300
@@ -195,12 +192,12 @@ async def test_every_five_minutes_fires_at_each_slot_with_upstreams_cron_event(
 
 
 async def test_fire_instants_follow_the_timezone_setting(
-    autojump_clock: trio.testing.MockClock, state: StateStore
+    autojump_clock: trio.testing.MockClock, state_store: StateStore
 ) -> None:
     # Kolkata is UTC+05:30: its "minute 0" is half past the hour in UTC.
     config = Config(timezone="Asia/Kolkata")
-    add_function(state, schedule="0 * * * *")
-    h = Harness(state, start=BASE + 60, config=config)
+    add_function(state_store, schedule="0 * * * *")
+    h = Harness(state_store, start=BASE + 60, config=config)
     shown = next_fire("0 * * * *", datetime.fromtimestamp(h.start, UTC), config.timezone)
     assert shown.timestamp() == BASE + 1800
 
@@ -212,71 +209,67 @@ async def test_fire_instants_follow_the_timezone_setting(
 # --------------------------------------------------------------------------- changes
 
 
-async def test_pause_and_resume_take_effect_without_a_restart(
-    autojump_clock: trio.testing.MockClock, state: StateStore
+# How a function's schedule is stopped, and the change that brings it back (None: none can).
+STOPS = {
+    "pause": (
+        "UPDATE functions SET cron_status = 'paused' WHERE id = ?",
+        "UPDATE functions SET cron_status = 'active' WHERE id = ?",
+    ),
+    "disable": (
+        "UPDATE functions SET disabled = 1 WHERE id = ?",
+        "UPDATE functions SET disabled = 0 WHERE id = ?",
+    ),
+    "delete": ("DELETE FROM functions WHERE id = ?", None),
+}
+
+
+@pytest.mark.parametrize("how", list(STOPS))
+async def test_pause_disable_or_delete_stops_the_schedule_at_once_and_others_keep_firing(
+    autojump_clock: trio.testing.MockClock,
+    state_store: StateStore,
+    logs: pytest.LogCaptureFixture,
+    how: str,
 ) -> None:
-    fid = add_function(state)
-    h = Harness(state, start=BASE + 10)
+    stop, resume = STOPS[how]
+    fid = add_function(state_store, "stopped")
+    other = add_function(state_store, "other", schedule="*/10 * * * *")
+    h = Harness(state_store, start=BASE + 10)
     async with h.running() as scheduler:
-        await answer(await h.next_run(BASE + 300))
+        first = await h.next_run(BASE + 300)
+        assert first.job.function_id == fid
+        await answer(first)
 
-        update(state, "UPDATE functions SET cron_status = 'paused' WHERE id = ?", fid)
-        await changed(scheduler, fid)
-        await h.sleep_until_wall(BASE + 1310)  # four slots pass while paused
-        h.assert_nothing_sent()
-
-        update(state, "UPDATE functions SET cron_status = 'active' WHERE id = ?", fid)
-        await changed(scheduler, fid)
-        await answer(await h.next_run(BASE + 1500))  # from now on, nothing made up
-
-
-async def test_disable_and_enable_take_effect_without_a_restart(
-    autojump_clock: trio.testing.MockClock, state: StateStore, logs: pytest.LogCaptureFixture
-) -> None:
-    fid = add_function(state)
-    h = Harness(state, start=BASE + 10)
-    async with h.running() as scheduler:
-        await answer(await h.next_run(BASE + 300))
-
-        update(state, "UPDATE functions SET disabled = 1 WHERE id = ?", fid)
+        update(state_store, stop, fid)
         await changed(scheduler, fid)
         assert f"Removed cron schedule function_id={fid}" in messages(logs)  # at once
-        await h.sleep_until_wall(BASE + 1310)
-        h.assert_nothing_sent()
-
-        update(state, "UPDATE functions SET disabled = 0 WHERE id = ?", fid)
-        await changed(scheduler, fid)
-        await answer(await h.next_run(BASE + 1500))
-
-
-async def test_delete_removes_the_schedule_and_others_keep_firing(
-    autojump_clock: trio.testing.MockClock, state: StateStore
-) -> None:
-    doomed = add_function(state, "doomed")
-    h = Harness(state, start=BASE + 10)
-    async with h.running() as scheduler:
-        await answer(await h.next_run(BASE + 300))
-
-        update(state, "DELETE FROM functions WHERE id = ?", doomed)
-        await changed(scheduler, doomed)
-        survivor = add_function(state, "survivor", schedule="*/10 * * * *")
-        await changed(scheduler, survivor)  # a new active function is picked up at once
-
         request = await h.next_run(BASE + 600)
-        assert request.job.function_id == survivor
+        assert request.job.function_id == other
         await answer(request)
         await h.sleep_until_wall(BASE + 1190)
-        h.assert_nothing_sent()  # 900 was the deleted function's slot
+        h.assert_nothing_sent()  # 900 was the stopped function's slot
+
+        if resume is not None:
+            update(state_store, resume, fid)
+            await changed(scheduler, fid)
+        expected = {other} if resume is None else {fid, other}
+        fired = set()
+        for _ in expected:  # from now on, nothing made up: the next slot is 1200
+            request = await h.next_run(BASE + 1200)
+            fired.add(request.job.function_id)
+            await answer(request)
+        assert fired == expected
+        await trio.testing.wait_all_tasks_blocked()
+        h.assert_nothing_sent()
 
 
 async def test_a_new_schedule_moves_the_next_fire_at_once(
-    autojump_clock: trio.testing.MockClock, state: StateStore
+    autojump_clock: trio.testing.MockClock, state_store: StateStore
 ) -> None:
-    fid = add_function(state)
-    h = Harness(state, start=BASE + 10)
+    fid = add_function(state_store)
+    h = Harness(state_store, start=BASE + 10)
     async with h.running() as scheduler:
         await answer(await h.next_run(BASE + 300))
-        update(state, "UPDATE functions SET cron_schedule = '0 * * * *' WHERE id = ?", fid)
+        update(state_store, "UPDATE functions SET cron_schedule = '0 * * * *' WHERE id = ?", fid)
         await changed(scheduler, fid)
         request = await h.next_run(BASE + 3600)  # no stale tick at 600, 900, ...
         assert request.job.event.headers["X-Cron-Schedule"] == "0 * * * *"
@@ -284,18 +277,18 @@ async def test_a_new_schedule_moves_the_next_fire_at_once(
 
 
 async def test_an_unannounced_disable_is_caught_when_the_tick_comes(
-    autojump_clock: trio.testing.MockClock, state: StateStore, logs: pytest.LogCaptureFixture
+    autojump_clock: trio.testing.MockClock, state_store: StateStore, logs: pytest.LogCaptureFixture
 ) -> None:
-    fid = add_function(state)
-    h = Harness(state, start=BASE + 10)
+    fid = add_function(state_store)
+    h = Harness(state_store, start=BASE + 10)
     async with h.running() as scheduler:
-        update(state, "UPDATE functions SET disabled = 1 WHERE id = ?", fid)  # no message
+        update(state_store, "UPDATE functions SET disabled = 1 WHERE id = ?", fid)  # no message
         await h.sleep_until_wall(BASE + 310)
         h.assert_nothing_sent()
         assert f"Cron run skipped: function is disabled function_id={fid}" in messages(logs)
 
         # The schedule was dropped, as the message would have done; enabling brings it back.
-        update(state, "UPDATE functions SET disabled = 0 WHERE id = ?", fid)
+        update(state_store, "UPDATE functions SET disabled = 0 WHERE id = ?", fid)
         await h.sleep_until_wall(BASE + 610)
         h.assert_nothing_sent()
         await changed(scheduler, fid)
@@ -303,26 +296,26 @@ async def test_an_unannounced_disable_is_caught_when_the_tick_comes(
 
 
 async def test_a_function_without_active_version_is_skipped_and_kept(
-    autojump_clock: trio.testing.MockClock, state: StateStore, logs: pytest.LogCaptureFixture
+    autojump_clock: trio.testing.MockClock, state_store: StateStore, logs: pytest.LogCaptureFixture
 ) -> None:
-    fid = add_function(state)
-    update(state, "UPDATE function_versions SET is_active = 0 WHERE function_id = ?", fid)
-    h = Harness(state, start=BASE + 10)
+    fid = add_function(state_store)
+    update(state_store, "UPDATE function_versions SET is_active = 0 WHERE function_id = ?", fid)
+    h = Harness(state_store, start=BASE + 10)
     async with h.running():
         await h.sleep_until_wall(BASE + 310)
         h.assert_nothing_sent()
         assert f"Cron run skipped: no active version function_id={fid}" in messages(logs)
-        update(state, "UPDATE function_versions SET is_active = 1 WHERE function_id = ?", fid)
+        update(state_store, "UPDATE function_versions SET is_active = 1 WHERE function_id = ?", fid)
         await answer(await h.next_run(BASE + 600))
 
 
 async def test_unusable_stored_schedules_are_logged_and_the_rest_still_fire(
-    autojump_clock: trio.testing.MockClock, state: StateStore, logs: pytest.LogCaptureFixture
+    autojump_clock: trio.testing.MockClock, state_store: StateStore, logs: pytest.LogCaptureFixture
 ) -> None:
-    add_function(state, "garbage", schedule="not a cron")  # written around the API
-    add_function(state, "never", schedule="0 0 30 2 *")  # valid, but February 30th
-    good = add_function(state, "good")
-    h = Harness(state, start=BASE + 10)
+    add_function(state_store, "garbage", schedule="not a cron")  # written around the API
+    add_function(state_store, "never", schedule="0 0 30 2 *")  # valid, but February 30th
+    good = add_function(state_store, "good")
+    h = Harness(state_store, start=BASE + 10)
     async with h.running():
         request = await h.next_run(BASE + 300)
         assert request.job.function_id == good
@@ -336,10 +329,10 @@ async def test_unusable_stored_schedules_are_logged_and_the_rest_still_fire(
 
 
 async def test_a_run_still_going_at_the_next_tick_makes_that_tick_skip(
-    autojump_clock: trio.testing.MockClock, state: StateStore, logs: pytest.LogCaptureFixture
+    autojump_clock: trio.testing.MockClock, state_store: StateStore, logs: pytest.LogCaptureFixture
 ) -> None:
-    fid = add_function(state, "slow")
-    h = Harness(state, start=BASE + 10)
+    fid = add_function(state_store, "slow")
+    h = Harness(state_store, start=BASE + 10)
     async with h.running():
         slow = await h.next_run(BASE + 300)  # not answered yet: the run is still going
         await h.sleep_until_wall(BASE + 610)
@@ -356,10 +349,10 @@ async def test_a_run_still_going_at_the_next_tick_makes_that_tick_skip(
 
 async def test_restart_computes_the_next_fire_from_now_and_replays_nothing(
     autojump_clock: trio.testing.MockClock,
-    state: StateStore,
+    state_store: StateStore,
 ) -> None:
-    add_function(state)
-    h = Harness(state, start=BASE + 10)
+    add_function(state_store)
+    h = Harness(state_store, start=BASE + 10)
     async with h.running():
         await answer(await h.next_run(BASE + 300))
 
@@ -369,11 +362,11 @@ async def test_restart_computes_the_next_fire_from_now_and_replays_nothing(
 
 
 async def test_failing_runs_never_stop_the_scheduler(
-    autojump_clock: trio.testing.MockClock, state: StateStore, logs: pytest.LogCaptureFixture
+    autojump_clock: trio.testing.MockClock, state_store: StateStore, logs: pytest.LogCaptureFixture
 ) -> None:
-    fid = add_function(state, "flaky")
+    fid = add_function(state_store, "flaky")
     # An unbuffered pool channel: a tick while the test is not receiving finds the queue full.
-    h = Harness(state, start=BASE + 10, pool_size=0)
+    h = Harness(state_store, start=BASE + 10, pool_size=0)
     async with h.running():
         await answer(await h.next_run(BASE + 300), error="boom")  # Lua error
         await answer(await h.next_run(BASE + 600), status=502)  # handler's own error status
@@ -404,11 +397,11 @@ async def test_failing_runs_never_stop_the_scheduler(
 
 
 async def test_max_concurrency_zero_skips_the_tick_and_keeps_the_schedule(
-    autojump_clock: trio.testing.MockClock, state: StateStore, logs: pytest.LogCaptureFixture
+    autojump_clock: trio.testing.MockClock, state_store: StateStore, logs: pytest.LogCaptureFixture
 ) -> None:
-    fid = add_function(state, "capped")
-    update(state, "UPDATE functions SET max_concurrency = 0 WHERE id = ?", fid)
-    h = Harness(state, start=BASE + 10)
+    fid = add_function(state_store, "capped")
+    update(state_store, "UPDATE functions SET max_concurrency = 0 WHERE id = ?", fid)
+    h = Harness(state_store, start=BASE + 10)
     async with h.running():
         await h.sleep_until_wall(BASE + 310)
         h.assert_nothing_sent()
@@ -418,7 +411,7 @@ async def test_max_concurrency_zero_skips_the_tick_and_keeps_the_schedule(
         ) in messages(logs)
 
         # No ScheduleChanged needed: the schedule stayed, the next tick reads the new cap.
-        update(state, "UPDATE functions SET max_concurrency = 2 WHERE id = ?", fid)
+        update(state_store, "UPDATE functions SET max_concurrency = 2 WHERE id = ?", fid)
         request = await h.next_run(BASE + 600)
         assert request.max_concurrency == 2  # it travels to the pool with the run
         await answer(request)

@@ -14,7 +14,6 @@ thread uses such a cursor only to copy the columns its sandbox reads.
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -27,6 +26,7 @@ from lunard.http.auth import require_auth
 from lunard.http.deps import deps
 from lunard.http.responses import json_response, optional_field, read_json_object
 from lunard.records import reports, sql_runner
+from lunard.state.functions import function_names
 from lunard.state.runtime import function_exists
 
 bp = Blueprint("analytics", __name__)
@@ -56,13 +56,6 @@ def _window() -> str:
     return reports.parse_window(given[0] if given else None)
 
 
-def _function_names() -> dict[str, str]:
-    def read(conn: sqlite3.Connection) -> dict[str, str]:
-        return {row[0]: row[1] for row in conn.execute("SELECT id, name FROM functions")}
-
-    return deps().state.read(read)
-
-
 @bp.get("/api/analytics/overview")
 @require_auth
 async def overview() -> Response:
@@ -70,7 +63,7 @@ async def overview() -> Response:
     window = _window()
     now = time.time()
     report = await _on_records(lambda conn: reports.overview(conn, window, now))
-    names = _function_names()
+    names = deps().state.read(function_names)
     for row in report["functions"]:
         row["name"] = names.get(row["function_id"])
     return json_response(report)

@@ -11,17 +11,16 @@ for no cap. Unlike upstream's fields, an explicit `null` is not "absent": it cle
 
 from __future__ import annotations
 
-import logging
 from datetime import UTC, datetime
 from typing import Any
 
-import trio
 from quart import Blueprint, Response
 
 from lunard import cron
 from lunard.errors import BadRequest, InternalError, ValidationError
 from lunard.http.auth import require_auth
 from lunard.http.deps import deps
+from lunard.http.notify import delete_records, notify_scheduler
 from lunard.http.responses import (
     INVALID_BODY,
     empty_response,
@@ -31,7 +30,7 @@ from lunard.http.responses import (
     pagination,
     read_json_object,
 )
-from lunard.messages import DeleteRecords, ScheduleChanged
+from lunard.messages import DeleteRecords
 from lunard.state import functions as store
 from lunard.validation import (
     FunctionUpdate,
@@ -41,12 +40,10 @@ from lunard.validation import (
     validate_update,
 )
 
-log = logging.getLogger(__name__)
-
 bp = Blueprint("functions", __name__)
 
-# Any value past the worker count behaves like no cap; the bound keeps it a sane integer.
-MAX_CONCURRENCY_LIMIT = 10_000
+# Re-exported for lunard.http.portable until it imports it from lunard.state.functions.
+MAX_CONCURRENCY_LIMIT = store.MAX_CONCURRENCY_LIMIT
 
 
 # --------------------------------------------------------------------------- body helpers
@@ -139,33 +136,6 @@ def parse_kv(data: dict[str, Any]) -> tuple[bool, list[tuple[str, str]] | None]:
     return global_scope, entries
 
 
-# --------------------------------------------------------------------------- notifications
-
-
-def notify_scheduler(function_id: str) -> None:
-    """Tell the scheduler to re-read a function; never fails the request."""
-    inbox = deps().scheduler
-    if inbox is None:
-        return
-    try:
-        inbox.send_nowait(ScheduleChanged(function_id))
-    except trio.WouldBlock:
-        log.warning("scheduler inbox full; schedule change of %s not sent", function_id)
-    except (trio.BrokenResourceError, trio.ClosedResourceError):
-        log.warning("scheduler gone; schedule change of %s not sent", function_id)
-
-
-async def delete_records(message: DeleteRecords) -> None:
-    """Ask the sink to delete execution records; the state change already happened."""
-    inbox = deps().sink
-    if inbox is None:
-        return
-    try:
-        await inbox.send(message)
-    except (trio.BrokenResourceError, trio.ClosedResourceError):
-        log.error("record sink gone; %s not delivered", message)
-
-
 # --------------------------------------------------------------------------- routes
 
 
@@ -212,7 +182,7 @@ async def update_function(function_id: str) -> Response:
     update = parse_update(data)
     limit = parse_max_concurrency(data)
     validate_changes(update, limit)
-    # No cache to refresh: /fn and the scheduler read the function at every call.
+    # /fn's in-memory view notices the commit itself (state.runtime.RuntimeView).
     await deps().state.call(lambda c: store.update_function(c, function_id, update, limit))
     if update.touches_schedule():
         notify_scheduler(function_id)

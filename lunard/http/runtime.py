@@ -12,6 +12,7 @@ records the execution through the sink, success or failure.
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 from urllib.parse import parse_qsl
@@ -24,27 +25,30 @@ from lunard.errors import (
     PayloadTooLarge,
     Throttled,
 )
+from lunard.golang import canonical_header
 from lunard.http.deps import AppDeps
 from lunard.http.errors import METHOD_NOT_ALLOWED, allow_value, error_reply
 from lunard.http.middleware import ASGIApp, Receive, Scope, Send
-from lunard.jobs import THROTTLED, build_job, execute, stored_event_json
+from lunard.jobs import THROTTLED, start_run
 from lunard.messages import HttpEvent, Job, JobResponse
-from lunard.state.runtime import load_target
 
 PREFIX = "/fn/"
 METHODS = frozenset({"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD"})
 # For the API documentation check: the routes this layer serves, in werkzeug syntax.
 ROUTES = (("/fn/<function_id>", METHODS), ("/fn/<function_id>/<path:rest>", METHODS))
 EXECUTION_FAILED = "Function execution failed"
+EXECUTION_FAILED_BODY = json.dumps({"error": EXECUTION_FAILED}).encode()
 # OPTIONS is answered by the edge middleware on every path, so it is allowed too.
 ALLOW = allow_value(METHODS | {"OPTIONS"})
 DRAIN_LIMIT = 64 * 1024 * 1024
 HOP_HEADERS = frozenset({"Content-Length", "Transfer-Encoding", "Connection"})
 
 
-def canonical_header(name: str) -> str:
-    """Go's canonical MIME header form: `x-api-key` -> `X-Api-Key`."""
-    return "-".join(part[:1].upper() + part[1:].lower() for part in name.split("-"))
+@functools.lru_cache(maxsize=1024)
+def _event_header_name(raw: bytes) -> str:
+    """A request header name (bytes off the wire) as the event's key, canonicalised once per
+    distinct name rather than once per request (bounded: names are the client's choice)."""
+    return canonical_header(raw.decode("latin-1"))
 
 
 def split_path(path: str) -> tuple[str, str] | None:
@@ -85,7 +89,7 @@ def build_event(scope: Scope, relative_path: str, body: bytes) -> HttpEvent:
     query parameter (percent- and `+`-decoded)."""
     headers: dict[str, str] = {}
     for raw_name, raw_value in scope["headers"]:
-        key = canonical_header(raw_name.decode("latin-1"))
+        key = _event_header_name(raw_name)
         if key != "Host" and key not in headers:
             headers[key] = raw_value.decode("latin-1")
     query: dict[str, str] = {}
@@ -110,15 +114,18 @@ def _platform_headers(job: Job, duration_ms: int) -> dict[str, str]:
     }
 
 
-def _function_reply(reply: JobResponse, headers: dict[str, str]) -> tuple[int, dict[str, str]]:
-    """Status and headers of a handler's answer: user headers override ours (not framing)."""
+def _function_headers(reply: JobResponse, headers: dict[str, str]) -> dict[str, str]:
+    """The headers of a handler's answer: user headers override ours (not framing).
+
+    Every name is canonical here (ours are written so, the handler's are made so), so
+    `Content-Type` is found by one lookup."""
     for name, value in reply.headers.items():
         key = canonical_header(name)
         if key not in HOP_HEADERS:
             headers[key] = value
-    if not any(name.lower() == "content-type" for name in headers):
+    if "Content-Type" not in headers:
         headers["Content-Type"] = "application/json"
-    return reply.status_code or 200, headers
+    return headers
 
 
 class FunctionRuntime:
@@ -152,7 +159,7 @@ class FunctionRuntime:
     ) -> tuple[int, dict[str, str], bytes]:
         """Run the function's active version with this request as its event."""
         d = self.deps
-        target = d.state.read(lambda conn: load_target(conn, function_id))
+        target = d.state.runtime.target(function_id)
         if target is None:
             raise NotFound("Function not found")
         if target.disabled:
@@ -165,22 +172,14 @@ class FunctionRuntime:
             raise InternalError("Execution pool is not running")
 
         event = build_event(scope, relative_path, await read_body(receive, d.config.max_body_bytes))
-        job = build_job(d.config, target, event)
-        outcome = await execute(
-            d.pool,
-            job,
-            trigger="http",  # DECISIONS 6: a public X-Trigger header never makes a cron run
-            event_json=stored_event_json(event),
-            save_response=target.save_response,
-            max_concurrency=target.max_concurrency,
-        )
-        headers = _platform_headers(job, outcome.duration_ms)
-        reply = outcome.result.response
-        if outcome.result.error is not None or reply is None:
+        # DECISIONS 6: a public X-Trigger header never makes a cron run.
+        run = await start_run(d.config, d.pool, target, event, "http")
+        headers = _platform_headers(run.job, run.outcome.duration_ms)
+        reply = run.outcome.result.response
+        if run.failed or reply is None:
             headers["Content-Type"] = "application/json"
-            return 500, headers, json.dumps({"error": EXECUTION_FAILED}).encode()
-        status, headers = _function_reply(reply, headers)
-        return status, headers, reply.body
+            return 500, headers, EXECUTION_FAILED_BODY
+        return run.status, _function_headers(reply, headers), reply.body
 
 
 async def _respond(send: Send, status: int, headers: dict[str, str], body: bytes) -> None:

@@ -5,29 +5,27 @@ A version addressed by id through a function that does not own it is 404 (DECISI
 
 from __future__ import annotations
 
-import re
-
 from quart import Blueprint, Response
 
 from lunard.diff import diff_lines
 from lunard.errors import BadRequest, NotFound
+from lunard.golang import AtoiError, atoi
 from lunard.http.auth import require_auth
 from lunard.http.deps import deps
-from lunard.http.functions import delete_records
+from lunard.http.notify import delete_records
 from lunard.http.responses import empty_response, json_response, page_params, pagination
 from lunard.messages import DeleteRecords
 from lunard.state import functions as store
 
 bp = Blueprint("versions", __name__)
 
-_GO_INT = re.compile(r"[+-]?[0-9]+")  # what Go's strconv.Atoi accepts
-
 
 def version_number(raw: str, error: str) -> int:
-    """A path segment as a version number (Atoi rules), else 400 with `error`."""
-    if not _GO_INT.fullmatch(raw) or abs(int(raw)) >= 2**63:
-        raise BadRequest(error)
-    return int(raw)
+    """A path segment as a version number (Go's strconv.Atoi), else 400 with `error`."""
+    try:
+        return atoi(raw)
+    except AtoiError:
+        raise BadRequest(error) from None
 
 
 @bp.get("/api/functions/<function_id>/versions")

@@ -15,6 +15,7 @@ from lunard import transactions
 from lunard.errors import DataDirError
 from lunard.state.connection import connect
 from lunard.state.migrations import MIGRATIONS
+from lunard.state.runtime import RuntimeView
 from lunard.transactions import SchemaTooNew, transaction
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,8 @@ class StateStore:
 
     `call` runs a function with the connection inside a transaction on a worker thread, so
     the event loop never blocks on SQLite. Workers open their own connections (`connect`).
+
+    `runtime` is the in-memory view `/fn` reads (see `RuntimeView`: any commit drops it).
     """
 
     def __init__(self, path: Path, conn: sqlite3.Connection) -> None:
@@ -52,6 +55,7 @@ class StateStore:
         # Point reads on the /fn hot path run on the loop thread with their own connection:
         # WAL lets them proceed beside the writer, and each takes tens of microseconds.
         self._reader = connect(path)
+        self.runtime = RuntimeView(self._reader)
 
     @classmethod
     def open(cls, data_dir: Path) -> StateStore:

@@ -46,6 +46,10 @@ def _now() -> int:
     return int(time.time())
 
 
+# Any value past the worker count behaves like no cap; the bound keeps it a sane integer.
+MAX_CONCURRENCY_LIMIT = 10_000
+
+
 @dataclass(frozen=True, slots=True)
 class ConcurrencyLimit:
     """A validated `max_concurrency` to store: the workers a function's calls may hold at
@@ -353,6 +357,11 @@ def _require_version(conn: sqlite3.Connection, function_id: str, vid: str) -> di
     if row is None:
         raise NotFound(VERSION_NOT_FOUND)
     return version_json(row)
+
+
+def function_names(conn: sqlite3.Connection) -> dict[str, str]:
+    """Every function's name by id (the analytics overview labels its rows with them)."""
+    return {row["id"]: row["name"] for row in conn.execute("SELECT id, name FROM functions")}
 
 
 def activate_version(conn: sqlite3.Connection, function_id: str, vid: str) -> None:

@@ -1,4 +1,5 @@
-"""The one read `/fn` needs: a function, its active version and its env vars."""
+"""The one read `/fn` needs: a function, its active version and its env vars, and the
+in-memory view of it (`RuntimeView`) that spares `/fn` its two queries per call."""
 
 from __future__ import annotations
 
@@ -32,11 +33,7 @@ def load_target(conn: sqlite3.Connection, function_id: str) -> RuntimeTarget | N
     ).fetchone()
     if row is None:
         return None
-    env = dict(
-        conn.execute(
-            "SELECT key, value FROM env_vars WHERE function_id = ?", (function_id,)
-        ).fetchall()
-    )
+    env = load_env(conn, function_id)
     return RuntimeTarget(
         function_id=function_id,
         name=row["name"],
@@ -54,3 +51,45 @@ def function_exists(conn: sqlite3.Connection, function_id: str) -> bool:
     """Whether a function with this id exists."""
     row = conn.execute("SELECT 1 FROM functions WHERE id = ?", (function_id,)).fetchone()
     return row is not None
+
+
+def load_env(conn: sqlite3.Connection, function_id: str) -> dict[str, str]:
+    """The function's env vars (rows outlive a deleted function, like upstream)."""
+    rows = conn.execute("SELECT key, value FROM env_vars WHERE function_id = ?", (function_id,))
+    return dict(rows.fetchall())
+
+
+class RuntimeView:
+    """What `/fn` needs per function, kept in memory until the state file changes.
+
+    Every write, whoever makes it, is noticed before the next lookup answers: SQLite's
+    `PRAGMA data_version` on the loop's reader connection changes whenever another
+    connection commits — the daemon's writer (`StateStore.call`, every API write), a
+    worker (`env.set`, `kv.set`), or anything else — and a new value drops the whole view.
+    A write commits before the request that made it is answered, so the very next call
+    sees it; an entry read while a write was committing is stored under the old value and
+    dropped at the next lookup. The check costs one PRAGMA (about 2 µs) instead of the two
+    queries of `load_target`; a handler that writes KV on every call makes every lookup a
+    miss, which costs what `load_target` always did.
+
+    Unknown ids are not cached (a caller chooses them; the view stays as large as the
+    functions table). Lookups run on the loop thread only, like `StateStore.read`.
+    """
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+        self._data_version = -1
+        self._targets: dict[str, RuntimeTarget] = {}
+
+    def target(self, function_id: str) -> RuntimeTarget | None:
+        """`load_target`'s answer, from memory when nothing was committed since it was read."""
+        data_version = self._conn.execute("PRAGMA data_version").fetchone()[0]
+        if data_version != self._data_version:
+            self._targets = {}
+            self._data_version = data_version
+        cached = self._targets.get(function_id)
+        if cached is None:
+            cached = load_target(self._conn, function_id)
+            if cached is not None:
+                self._targets[function_id] = cached
+        return cached

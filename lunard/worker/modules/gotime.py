@@ -12,6 +12,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from lunard.golang import time_quote
+
 LONG_MONTHS = (
     "January", "February", "March", "April", "May", "June", "July",
     "August", "September", "October", "November", "December",
@@ -275,19 +277,6 @@ def format_time(timestamp: int, layout: str) -> str:
 # --------------------------------------------------------------------------- parsing
 
 
-def quote(text: str) -> str:
-    """Go's `time` quoting: non-ASCII and control bytes as `\\xHH`, `"` and `\\` escaped."""
-    out = ['"']
-    for char in text:
-        if " " <= char < "\x80":
-            out.append("\\" + char if char in '"\\' else char)
-            continue
-        raw = char.encode("utf-8", "surrogateescape")
-        out.extend(f"\\x{byte:02x}" for byte in raw)
-    out.append('"')
-    return "".join(out)
-
-
 class _Bad(Exception):
     """The value does not match the current element (Go's errBad)."""
 
@@ -542,12 +531,14 @@ def parse_time(value: str, layout: str) -> int:
             value = _skip(value, chunk.prefix)
         except _Bad:
             raise ParseError(
-                f"parsing time {quote(original)} as {quote(layout)}: cannot parse "
-                f"{quote(value)} as {quote(chunk.prefix)}"
+                f"parsing time {time_quote(original)} as {time_quote(layout)}: cannot parse "
+                f"{time_quote(value)} as {time_quote(chunk.prefix)}"
             ) from None
         if not chunk.std:
             if value:
-                raise ParseError(f"parsing time {quote(original)}: extra text: {quote(value)}")
+                raise ParseError(
+                    f"parsing time {time_quote(original)}: extra text: {time_quote(value)}"
+                )
             break
         next_std = chunks[index + 1].std
         hold = value
@@ -555,11 +546,11 @@ def parse_time(value: str, layout: str) -> int:
             value, range_error = _parse_element(chunk, value, p, next_std)
         except _Bad:
             raise ParseError(
-                f"parsing time {quote(original)} as {quote(layout)}: cannot parse "
-                f"{quote(hold)} as {quote(chunk.text)}"
+                f"parsing time {time_quote(original)} as {time_quote(layout)}: cannot parse "
+                f"{time_quote(hold)} as {time_quote(chunk.text)}"
             ) from None
         if range_error:
-            raise ParseError(f"parsing time {quote(original)}: {range_error} out of range")
+            raise ParseError(f"parsing time {time_quote(original)}: {range_error} out of range")
     if p.pm and p.hour < 12:
         p.hour += 12
     elif p.am and p.hour == 12:
@@ -567,11 +558,11 @@ def parse_time(value: str, layout: str) -> int:
     if p.yearday >= 0:
         problem = _resolve_yearday(p)
         if problem:
-            raise ParseError(f"parsing time {quote(original)}{problem}")
+            raise ParseError(f"parsing time {time_quote(original)}{problem}")
     else:
         p.month = 1 if p.month < 0 else p.month
         p.day = 1 if p.day < 0 else p.day
     if p.day < 1 or p.day > _days_in(p.month, p.year):
-        raise ParseError(f"parsing time {quote(original)}: day out of range")
+        raise ParseError(f"parsing time {time_quote(original)}: day out of range")
     days = days_from_civil(p.year, p.month, p.day)
     return days * 86400 + p.hour * 3600 + p.minute * 60 + p.second - p.offset

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from lunard.golang import canonical_header
 from lunard.worker.modules import outbound
 from lunard.worker.modules.bridge import (
     Bridge,
@@ -59,14 +60,14 @@ def _headers(options: Any) -> tuple[list[tuple[bytes, bytes]], bool]:
         return [], False
     chosen: dict[bytes, bytes] = {}
     for name, value in _string_pairs(table):
-        chosen[outbound.canonical_header(name)] = value
+        chosen[canonical_header(name)] = value
     return list(chosen.items()), b"Accept-Encoding" in chosen
 
 
 def _response_table(bridge: Bridge, response: outbound.Response) -> Any:
     headers: dict[bytes, bytes] = {}
     for name, value in response.headers:
-        headers.setdefault(outbound.canonical_header(name), value)
+        headers.setdefault(canonical_header(name), value)
     return bridge.table(
         {b"statusCode": response.status, b"body": response.body, b"headers": headers}
     )

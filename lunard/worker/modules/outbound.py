@@ -30,7 +30,6 @@ DEFAULT_TIMEOUT_S = 30.0
 MAX_REDIRECTS = 10
 
 _GO_VERBS = {"GET": "Get", "POST": "Post", "PUT": "Put", "DELETE": "Delete"}
-_TOKEN = frozenset(b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 
 class OutboundError(Exception):
@@ -59,22 +58,6 @@ class Response:
     status: int
     headers: list[tuple[bytes, bytes]]
     body: bytes
-
-
-def canonical_header(name: bytes) -> bytes:
-    """Go's CanonicalMIMEHeaderKey: `content-type` → `Content-Type`; non-tokens unchanged."""
-    if not name or any(byte not in _TOKEN for byte in name):
-        return name
-    out = bytearray()
-    upper = True
-    for byte in name:
-        if upper and 0x61 <= byte <= 0x7A:
-            byte -= 0x20
-        elif not upper and 0x41 <= byte <= 0x5A:
-            byte += 0x20
-        out.append(byte)
-        upper = byte == 0x2D
-    return bytes(out)
 
 
 def _hop_timeout(host: HostContext, default: float, verb: str, url: str) -> float:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from lunard.golang import quote
 from lunard.worker.modules.bridge import Bridge, LuaFunction, ModuleSpec, as_bytes
 
 _UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~")
@@ -17,29 +18,6 @@ _UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01
 
 class URLError(ValueError):
     """Input Go's `net/url` rejects; the message is Go's."""
-
-
-def go_quote(data: bytes) -> str:
-    """Go's `%q` of a string (strconv.Quote): printable ASCII kept, the rest escaped."""
-    out = ['"']
-    for char in data.decode("utf-8", "surrogateescape"):
-        code = ord(char)
-        if char in '"\\':
-            out.append("\\" + char)
-        elif 0xDC80 <= code <= 0xDCFF:
-            out.append(f"\\x{code - 0xDC00:02x}")
-        elif char == "\n":
-            out.append("\\n")
-        elif char == "\t":
-            out.append("\\t")
-        elif char == "\r":
-            out.append("\\r")
-        elif code < 0x20 or code == 0x7F:
-            out.append(f"\\x{code:02x}")
-        else:
-            out.append(char)
-    out.append('"')
-    return "".join(out)
 
 
 def query_escape(data: bytes) -> bytes:
@@ -69,7 +47,7 @@ def unescape(data: bytes, plus_is_space: bool) -> bytes:
         byte = data[i]
         if byte == 0x25:
             if i + 2 >= len(data) or not (_is_hex(data[i + 1]) and _is_hex(data[i + 2])):
-                raise URLError(f"invalid URL escape {go_quote(data[i : i + 3])}")
+                raise URLError(f"invalid URL escape {quote(data[i : i + 3])}")
             out.append(int(data[i + 1 : i + 3], 16))
             i += 3
             continue
@@ -143,12 +121,12 @@ def _check_port(host: bytes) -> None:
             raise URLError("missing ']' in host")
         port = host[close + 1 :]
         if port and not port.startswith(b":"):
-            raise URLError(f"invalid port {go_quote(port)} after host")
+            raise URLError(f"invalid port {quote(port)} after host")
     else:
         colon = host.rfind(b":")
         port = host[colon:] if colon >= 0 else b""
     if port.startswith(b":") and not port[1:].isdigit() and port != b":":
-        raise URLError(f"invalid port {go_quote(port)} after host")
+        raise URLError(f"invalid port {quote(port)} after host")
 
 
 def parse_url(raw: bytes) -> ParsedURL:
@@ -156,7 +134,7 @@ def parse_url(raw: bytes) -> ParsedURL:
     try:
         return _parse(raw)
     except URLError as exc:
-        raise URLError(f"parse {go_quote(raw)}: {exc}") from None
+        raise URLError(f"parse {quote(raw)}: {exc}") from None
 
 
 def _parse(raw: bytes) -> ParsedURL:
