@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from quart import Quart, Response
+from quart import Quart, Response, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
 
 from lunard.errors import LunardError, Overloaded
@@ -57,8 +57,28 @@ def _unexpected(exc: Exception) -> Response:
     return json_response({"error": "Internal server error"}, 500)
 
 
+async def _read_body_first(response: Response) -> Response:
+    """Receive the whole request body before any answer goes out.
+
+    An answer that needs no body (a 405 from routing, a 401, a 404) can be complete before
+    the client has sent the body it announced. hypercorn (0.18) then neither reuses nor
+    closes the connection, and the client's next request on it hangs until its read timeout
+    (found by schemathesis; a client that sends headers and body in two writes, as Python's
+    `http.client` does, meets it on an idle machine). Reading the body first keeps the
+    connection reusable; when the body cannot be read (over the limit, cut short) the answer
+    says `Connection: close`, so the client does not reuse it.
+    """
+    try:
+        await request.get_data()
+    except HTTPException:
+        response.headers["Connection"] = "close"
+    return response
+
+
 def register_error_handlers(app: Quart) -> None:
-    """Install the mapping on `app`: our errors, werkzeug's HTTP errors, everything else."""
+    """Install the mapping on `app`: our errors, werkzeug's HTTP errors, everything else;
+    and make every answer wait for the request body (`_read_body_first`)."""
     app.register_error_handler(LunardError, _lunard_error)
     app.register_error_handler(HTTPException, _http_exception)
     app.register_error_handler(Exception, _unexpected)
+    app.after_request(_read_body_first)

@@ -7,6 +7,8 @@
   document (`lunard.state.portable`), env vars only when asked for.
 - `POST /api/functions/import`: such a document becomes a new function (201, the
   function's full view); a bad document is 400 naming the field (`versions[2].code: ...`).
+  Every other method on that path is 405 `Allow: POST, OPTIONS` (RFC 9110 §15.5.6): the
+  path is its own resource, never the function whose id would be `import`.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 from quart import Blueprint, Response, request
+from werkzeug.exceptions import MethodNotAllowed
 
 from lunard import backup
 from lunard.errors import BadRequest, Forbidden, InternalError, Unauthorized, ValidationError
@@ -54,6 +57,9 @@ P = ParamSpec("P")
 R = TypeVar("R")
 ADMIN_REQUIRED = "This operation needs the admin key"
 _TRUE = ("1", "true", "yes")
+# Without a route of their own these would reach `/api/functions/<function_id>` (404).
+IMPORT_OTHER_METHODS = ("GET", "PUT", "PATCH", "DELETE", "TRACE", "QUERY")
+IMPORT_405_ENDPOINT = "portable.import_other_methods"
 
 
 # --------------------------------------------------------------------------- admin
@@ -111,6 +117,12 @@ async def export_function(function_id: str) -> Response:
     return json_response(document)
 
 
+@bp.route("/api/functions/import", methods=IMPORT_OTHER_METHODS)
+async def import_other_methods() -> Response:
+    """Only POST imports: 405 with the resource's own Allow, before authentication."""
+    raise MethodNotAllowed(valid_methods=["POST", "OPTIONS"])
+
+
 @bp.post("/api/functions/import")
 @require_auth
 async def import_function() -> Response:
@@ -156,7 +168,7 @@ def _string(data: dict[str, Any], name: str, path: str, *, nullable: bool = Fals
 
 
 def _string_map(value: Any, path: str) -> dict[str, str]:
-    if value is None:
+    if value is None:  # null equals an absent field (the API's convention)
         return {}
     if not isinstance(value, dict):
         raise _fail(path, "must be an object of strings")
@@ -168,8 +180,10 @@ def _string_map(value: Any, path: str) -> dict[str, str]:
 
 def parse_document(data: dict[str, Any]) -> portable.PortableFunction:
     """Check an import document field by field; BadRequest `<field path>: <problem>`."""
-    if data.get("format_version") != portable.FORMAT_VERSION:
+    version = data.get("format_version")
+    if not _is_int(version) or version != portable.FORMAT_VERSION:
         raise _fail("format_version", f"must be {portable.FORMAT_VERSION}")
+    _check_provenance(data)
     name = _string(data, "name", "name")
     assert name is not None
     with _at("name"):
@@ -184,8 +198,17 @@ def parse_document(data: dict[str, Any]) -> portable.PortableFunction:
         settings=parse_settings(data.get("settings")),
         versions=parse_versions(data.get("versions")),
         kv=parse_kv(data.get("kv")),
-        env_vars=parse_env(data.get("env_vars")) if "env_vars" in data else None,
+        env_vars=None if data.get("env_vars") is None else parse_env(data["env_vars"]),
     )
+
+
+def _check_provenance(data: dict[str, Any]) -> None:
+    """Where the document came from: not used, but of the documented type unless null."""
+    for name in ("lunard_version", "source_id"):
+        if data.get(name) is not None and not isinstance(data[name], str):
+            raise _fail(name, "must be a string or null")
+    if data.get("exported_at") is not None and not _is_int(data["exported_at"]):
+        raise _fail("exported_at", "must be Unix seconds (an integer) or null")
 
 
 def parse_settings(value: Any) -> dict[str, Any]:

@@ -9,14 +9,17 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import jsonschema_rs
 import pytest
 import yaml
+from quart_trio import QuartTrio
 
 from lunard.config import Config
 from lunard.http import runtime
 from lunard.http.app import create_app
 from lunard.http.deps import AppDeps, Readiness
 from lunard.http.device_auth import DeviceAuthStore
+from lunard.http.portable import IMPORT_405_ENDPOINT, IMPORT_OTHER_METHODS
 from lunard.state import StateStore
 
 BUNDLED = resources.files("lunard.http")
@@ -202,6 +205,8 @@ def test_every_served_route_is_documented(
     for rule, methods, endpoint in app_rules:
         if endpoint == "static":  # Quart's built-in route; lunard has no static folder
             continue
+        if endpoint == IMPORT_405_ENDPOINT:  # answers only 405: not an operation
+            continue
         # OPTIONS is answered by the middleware; HEAD is implied by GET unless documented.
         wanted = methods - {"OPTIONS", "HEAD"}
         have = documented.get(_template(rule), set())
@@ -253,3 +258,81 @@ def test_openapi_fixes_upstream_shapes(openapi: dict[str, Any]) -> None:
     assert approve["content"]["application/json"]["schema"]["$ref"].endswith("/Success")
     assert schemas["UserCode"]["pattern"] == "^[ABCDEFGHJKLMNPQRSTUVWXYZ23456789]{8}$"
     assert "410" in openapi["paths"]["/api/auth/device-token"]["get"]["responses"]
+
+
+def test_import_405s_are_not_operations(
+    openapi: dict[str, Any], app_rules: list[tuple[str, set[str], str]]
+) -> None:
+    """`/api/functions/import` is one resource that allows only POST (RFC 9110 §15.5.6): the
+    route that answers its other methods with 405 (instead of letting them reach
+    `/api/functions/{function_id}`) documents no operation, and the document says so."""
+    item = openapi["paths"]["/api/functions/import"]
+    assert {m for m in item if m in HTTP_METHODS} == {"post"}
+    assert "405" in item["description"] and "Allow: POST, OPTIONS" in item["description"]
+    (only_405,) = [(rule, methods) for rule, methods, e in app_rules if e == IMPORT_405_ENDPOINT]
+    assert only_405[0] == "/api/functions/import"
+    assert set(IMPORT_OTHER_METHODS) <= only_405[1] and "POST" not in only_405[1]
+
+
+@pytest.fixture
+def readiness_app(tmp_path: Path) -> Iterator[tuple[QuartTrio, Readiness]]:
+    state = StateStore.open(tmp_path)
+    readiness = Readiness(expected={"pool", "http"}, started={"pool", "http"})
+    deps = AppDeps(
+        config=Config(data_dir=tmp_path),
+        state=state,
+        api_key="k",
+        readiness=readiness,
+        device_auth=DeviceAuthStore(),
+    )
+    yield create_app(deps), readiness
+    state.close()
+
+
+def _readyz_schema(openapi: dict[str, Any], status: str) -> Any:
+    response = openapi["paths"]["/readyz"]["get"]["responses"][status]
+    return jsonschema_rs.validator_for(response["content"]["application/json"]["schema"])
+
+
+async def test_readyz_answers_match_the_document(
+    openapi: dict[str, Any], readiness_app: tuple[QuartTrio, Readiness]
+) -> None:
+    """Each of /readyz's four answers, from the real route, against the document's schemas;
+    and the 503 schema tells the bodies apart (a body of one state with another's status or
+    fields does not pass)."""
+    app, readiness = readiness_app
+    client = app.test_client()
+    ok, not_ready = _readyz_schema(openapi, "200"), _readyz_schema(openapi, "503")
+    ready = await client.get("/readyz")
+    assert ready.status_code == 200 and ok.is_valid(await ready.get_json())
+
+    readiness.started.discard("http")  # still starting, a problem and a drain: drain wins
+    readiness.problem("pool", "worker 0 failed to start 3 times: exited with 1")
+    readiness.draining = True
+    draining = await client.get("/readyz")
+    readiness.draining = False
+    unavailable = await client.get("/readyz")
+    readiness.resolved("pool")
+    starting = await client.get("/readyz")
+    expected = [
+        (draining, {"status": "draining"}),
+        (
+            unavailable,
+            {
+                "status": "unavailable",
+                "problems": {"pool": "worker 0 failed to start 3 times: exited with 1"},
+            },
+        ),
+        (starting, {"status": "starting", "waiting_for": ["http"]}),
+    ]
+    for response, body in expected:
+        assert response.status_code == 503
+        assert await response.get_json() == body
+        assert not_ready.is_valid(body), body
+    for wrong in (
+        {"status": "ready"},
+        {"status": "unavailable"},
+        {"status": "starting", "problems": {"pool": "x"}},
+        {"status": "draining", "waiting_for": []},
+    ):
+        assert not not_ready.is_valid(wrong), wrong

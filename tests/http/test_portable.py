@@ -163,6 +163,14 @@ def _valid(api: httpx.Client) -> dict[str, Any]:
         (lambda d: d.update(kv={"k": 1}), "kv.k: must be a string"),
         (lambda d: d.update(env_vars={"A": ""}), "env_vars.A: environment variable value"),
         (lambda d: d.update(env_vars=[]), "env_vars: must be an object of strings"),
+        (lambda d: d.update(kv="k=v"), "kv: must be an object of strings"),
+        (lambda d: d.update(settings=[]), "settings: must be an object"),
+        (lambda d: d.update(format_version=True), "format_version: must be 1"),
+        (lambda d: d.update(format_version=1.0), "format_version: must be 1"),
+        (lambda d: d.update(format_version=None), "format_version: must be 1"),
+        (lambda d: d.update(lunard_version=1), "lunard_version: must be a string or null"),
+        (lambda d: d.update(source_id=[]), "source_id: must be a string or null"),
+        (lambda d: d.update(exported_at="today"), "exported_at: must be Unix seconds"),
     ],
 )
 def test_bad_document_names_the_field(api: httpx.Client, change: Any, message: str) -> None:
@@ -172,6 +180,38 @@ def test_bad_document_names_the_field(api: httpx.Client, change: Any, message: s
     assert error_of(api.post("/api/functions/import", json=document), 400).startswith(message)
     after = api.get("/api/functions", params={"limit": 1}).json()["pagination"]["total"]
     assert after == before
+
+
+def test_import_null_equals_absent(api: httpx.Client) -> None:
+    """The API's convention holds for the document too: `null` is an absent field."""
+    minimal = {
+        "format_version": 1,
+        "name": "minimal",
+        "versions": [{"version": 1, "code": CODE, "is_active": True}],
+    }
+    nulls = dict.fromkeys(
+        ("settings", "kv", "env_vars", "description", "lunard_version", "exported_at", "source_id"),
+    )
+    views = []
+    for document in (minimal, {**minimal, **nulls}):
+        created = api.post("/api/functions/import", json=document)
+        assert created.status_code == 201, created.text
+        views.append(comparable(fetch(api, created.json()["id"])))
+    assert views[0] == views[1]
+    assert views[0]["env_vars"] == {} and views[0]["disabled"] is False
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT", "PATCH", "DELETE", "TRACE"])
+@pytest.mark.parametrize("auth", [True, False])
+def test_other_methods_on_import_are_405(
+    api: httpx.Client, anon: httpx.Client, method: str, auth: bool
+) -> None:
+    """The path is its own resource (RFC 9110 §15.5.6), not the function whose id is
+    `import`: 405 with that resource's Allow, before authentication as every 405 is."""
+    response = (api if auth else anon).request(method, "/api/functions/import", json={"a": 1})
+    assert response.status_code == 405, response.text
+    assert response.headers["Allow"] == "POST, OPTIONS"
+    assert response.text == "405 method not allowed\n"
 
 
 def test_import_body_not_an_object_is_400(api: httpx.Client) -> None:
