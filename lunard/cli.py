@@ -8,15 +8,17 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from dataclasses import fields
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import trio
 
 from lunard.config import Config, env_name, load_config_with_sources
-from lunard.errors import ConfigError, DataDirError
+from lunard.errors import ConfigError
 from lunard.logs import configure_logging as _configure_logging
 
 log = logging.getLogger("lunard")
@@ -39,6 +41,17 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run the daemon")
     serve.add_argument("--config", type=Path, default=None, help="TOML configuration file")
+    serve.add_argument(
+        "--ready-fd",
+        type=int,
+        default=None,
+        metavar="N",
+        help=(
+            "once ready (when /readyz would answer 200), write the URL served and a newline "
+            "to the inherited file descriptor N, then close it; for supervisors and tests "
+            "that wait without polling"
+        ),
+    )
     _add_setting_flags(serve)
     check = commands.add_parser(
         "check-config",
@@ -120,22 +133,42 @@ def check_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ready_fd_error(fd: int | None) -> str | None:
+    """Why `--ready-fd` cannot be used, or None."""
+    if fd is None:
+        return None
+    if fd < 0:
+        return f"--ready-fd {fd}: must be a file descriptor number (>= 0)"
+    try:
+        os.fstat(fd)
+    except OSError as exc:
+        return f"--ready-fd {fd}: not an open file descriptor ({exc.strerror})"
+    return None
+
+
 def serve(args: argparse.Namespace) -> int:
-    from lunard.supervisor import ActorCrashed, run_daemon
+    """Run the daemon; exit 0 after a graceful stop, 1 on a failure, 2 for an invalid
+    configuration, 3 when worker processes cannot start (WorkerBootError)."""
+    from lunard.supervisor import run_daemon, stop_status
 
     loaded = _load(args)
     if loaded is None:
         return 2
+    problem = _ready_fd_error(args.ready_fd)
+    if problem is not None:
+        print(f"lunard: {problem}", file=sys.stderr)
+        return 2
     config = loaded[0]
     configure_logging(config.log_level, config.log_format)
     try:
-        trio.run(run_daemon, config)
-    except (ConfigError, DataDirError) as exc:
-        log.error("cannot start: %s", exc)
-        return 1
-    except (ActorCrashed, BaseExceptionGroup) as exc:
-        log.error("stopping after a failure: %s", exc)
-        return 1
+        trio.run(partial(run_daemon, config, ready_fd=args.ready_fd))
+    except (Exception, KeyboardInterrupt, BaseExceptionGroup) as exc:
+        status = stop_status(exc)
+        for message in status.messages:
+            log.error("%s", message)
+        if status.exit_code == 0:
+            log.info("Stopped by an interrupt")
+        return status.exit_code
     return 0
 
 

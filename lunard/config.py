@@ -9,6 +9,7 @@ An invalid value raises `ConfigError` naming the setting; start-up stops.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import tomllib
 from collections.abc import Mapping
@@ -76,6 +77,13 @@ class Config:
     )
     http_max_response_bytes: int = field(
         default=10 * 1024 * 1024, metadata={"help": "largest response body for Lua http.*"}
+    )
+    drain_delay: float = field(
+        default=5.0,
+        metadata={
+            "help": "seconds to keep serving after SIGTERM with /readyz 503 and Connection: "
+            "close, so a proxy stops sending before the listener closes"
+        },
     )
     shutdown_grace: float = field(
         default=30.0, metadata={"help": "seconds to drain in-flight requests on SIGTERM"}
@@ -184,6 +192,7 @@ def _validate(
         ("max_log_entries", cfg.max_log_entries >= 1, "must be >= 1"),
         ("max_log_bytes", cfg.max_log_bytes >= 1, "must be >= 1"),
         ("http_max_response_bytes", cfg.http_max_response_bytes >= 1, "must be >= 1"),
+        ("drain_delay", 0 <= cfg.drain_delay < math.inf, "must be >= 0 seconds (and finite)"),
         ("shutdown_grace", cfg.shutdown_grace >= 0, "must be >= 0"),
         ("session_ttl", cfg.session_ttl >= 60, "must be >= 60 seconds"),
         (

@@ -1,7 +1,60 @@
 """Our exception hierarchy. Boundaries raise these; `lunard.http.errors` maps them to HTTP.
 
 Callers catch `LunardError` (or a subclass); every message is meant for the person who sent
-the request, so it says what was wrong and, where it helps, what to do.
+the request (or, for the start-up errors, the operator), so it says what was wrong and,
+where it helps, what to do. A class's `status` is its HTTP answer (`{"error": message}`);
+the start-up errors never reach HTTP and decide the exit code of `lunard serve` instead
+(`lunard.supervisor.stop_status`).
+
+    LunardError                  500  base; `status` and `message`
+    ├── ConfigError              —    an invalid setting: exit 2 before start; a busy port
+    │                                 at start: exit 1 ("cannot start: ...")
+    ├── DataDirError             —    DATA_DIR unusable or a corrupt database: exit 1
+    ├── WorkerBootError          —    workers cannot start, N times in a row: exit 3
+    ├── BadRequest               400
+    │   ├── ValidationError      400  `<field>: <message>`
+    │   └── backup.BackupError   400  a backup/restore that cannot be done as asked
+    │       └── backup.TargetNotEmpty  409  the backup directory holds files
+    ├── Unauthorized             401
+    ├── Forbidden                403
+    ├── NotFound                 404
+    ├── http.auth_routes.TokenCollected  410  a device code's token was already handed out
+    ├── PayloadTooLarge          413
+    ├── Throttled                429
+    ├── Overloaded               503  with Retry-After
+    └── InternalError            500  a failure on our side, with a message safe to show
+        ├── StorageError         500  the state store or the record sink failed
+        └── worker_process.WorkerStartError  500  one worker did not come up
+
+(`backup.BackupError` derives from `LunardError` directly today; it answers 400 like
+`BadRequest`.) Every other exception class in `lunard/` stays outside the tree, each for a
+reason:
+
+- `supervisor.ActorCrashed`: the supervisor's wrapper of an actor's crash (the cause is the
+  real error); read only by `stop_status`, never crosses HTTP.
+- `transactions.SchemaTooNew`: raised while opening a database; the sink and the state store
+  turn it into a `DataDirError` with advice.
+- `cron.CronError` (ValueError): the cron parser's result, caught right where it is called
+  (the functions API answers `BadRequest`, the scheduler logs and skips the schedule).
+- `gojson.UnsupportedValue`, `gojson.DecodeError` (ValueError): the Go-compatible JSON codec's
+  errors, used like `json`'s (ValueError on purpose); its callers in the worker turn them
+  into Lua errors.
+- `records.sql_sandbox.QueryError`: an ad-hoc SQL query's failure with its `kind`; the
+  analytics API maps each kind to its status.
+- `records.sql_runner._TooBig` (ValueError): internal control flow in the sandbox protocol.
+- `records.cli.CliError`, `backup_cli.CliError`: offline commands; printed with exit code 1.
+- `client.errors.ClientError` and its subclasses (`ConnectionFailed`, `ApiError`,
+  `BadResponse`, `LoginFailed`, `ConfigFileError`): the `lunar` client's click exceptions,
+  in another process.
+- `worker_process.CallTimedOut`, `worker_process.WorkerLost`: internal control flow between a
+  worker process and the pool, which turns them into the call's outcome.
+- Worker side (another process; they end up as Lua errors, never as exceptions here):
+  `worker.modules.errors.HostError` / `ArgumentError` (a host call fails with the Lua error
+  text), `worker.modules.outbound.OutboundError` / `RequestError` / `TransportError` /
+  `BodyError`, `worker.modules.ai.ChatError`, `worker.modules.email.SendError` (the `err`
+  Lua receives), `worker.modules.gotime.ParseError` and `_Bad`, `worker.modules.url.URLError`
+  (Go's messages), `worker.runtime._ExecutionError` (the handler's result cannot be
+  converted).
 """
 
 from __future__ import annotations

@@ -2,11 +2,24 @@
 
 Start order (each with `nursery.start`, so the next starts only once the previous is
 ready): sink (which first replays the journal) -> journal -> pool -> scheduler ->
-housekeeper -> http. On SIGTERM/SIGINT it tells systemd `STOPPING=1`, lets the HTTP actor
-drain in-flight requests for up to `shutdown_grace` seconds, then cancels pool, scheduler and
-housekeeper, lets the journal write what is left and see it committed, and last stops the
-sink, whose `finally` writes everything. An actor
-that crashes is logged and the daemon exits non-zero so systemd restarts it.
+housekeeper -> http. Once HTTP listens it tells systemd `READY=1` and writes the URL to the
+`--ready-fd` pipe, if any.
+
+A graceful stop (SIGTERM/SIGINT, or `shutdown` set by the caller) runs in three steps:
+1. drain behind a proxy: `Readiness.draining` is set at once, so `/readyz` answers 503
+   `{"status": "draining"}` and every response carries `Connection: close`; systemd hears
+   `STOPPING=1`; requests are served normally for `drain_delay` seconds so a load
+   balancer's health check takes the node out and its keep-alive connections end (a second
+   signal ends this wait early);
+2. the listener closes and in-flight requests get up to `shutdown_grace` seconds;
+3. pool, scheduler and housekeeper are cancelled, the journal writes what is left and sees it
+   committed, and last the sink stops, whose `finally` writes everything.
+
+SIGHUP does not stop the daemon: it is logged at INFO and otherwise ignored (logs go to
+stderr, so there is no file to reopen, and the configuration is read once at start; restart
+to apply a new one). An actor that crashes stops the daemon; `stop_status` turns what
+`trio.run` raised into an exit code and readable messages (0 for a stop by signal, 1 for a
+failure, 3 for `WorkerBootError`) so systemd restarts it.
 """
 
 from __future__ import annotations
@@ -17,7 +30,7 @@ import os
 import shutil
 import signal
 import tempfile
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +40,7 @@ import trio
 
 from lunard.config import Config
 from lunard.datadir import prepare_data_dir, resolve_api_key
+from lunard.errors import ConfigError, DataDirError, LunardError, WorkerBootError
 from lunard.housekeeper import Housekeeper
 from lunard.http.app import create_app
 from lunard.http.deps import AppDeps, Readiness
@@ -45,7 +59,76 @@ log = logging.getLogger(__name__)
 
 
 class ActorCrashed(Exception):
-    """An actor ended with an error; the daemon stops with a non-zero exit code."""
+    """An actor ended with an error; the daemon stops with a non-zero exit code.
+
+    The actor's exception is the `__cause__`; `stop_status` reports that cause itself when it
+    is one of ours (its message is written for the operator)."""
+
+
+def _leaves(exc: BaseException) -> Iterator[BaseException]:
+    """The exceptions inside `exc`, nested exception groups flattened."""
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            yield from _leaves(inner)
+    else:
+        yield exc
+
+
+def _not_a_failure(exc: BaseException) -> bool:
+    """A stop by Ctrl-C or a cancellation that escaped: how we stop, not why."""
+    return isinstance(exc, KeyboardInterrupt | trio.Cancelled)
+
+
+def _reasons(exc: BaseException) -> list[BaseException]:
+    """The failures `exc` stands for: an actor crash caused by our own errors is those."""
+    if isinstance(exc, ActorCrashed) and exc.__cause__ is not None:
+        inner = [leaf for leaf in _leaves(exc.__cause__) if not _not_a_failure(leaf)]
+        if inner and all(isinstance(leaf, LunardError) for leaf in inner):
+            return inner
+    return [exc]
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, LunardError):
+        return exc.message
+    if isinstance(exc, ActorCrashed):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
+
+
+@dataclass(frozen=True)
+class StopStatus:
+    """How the daemon ended: the process exit code and one line per distinct failure."""
+
+    exit_code: int
+    messages: tuple[str, ...] = ()
+
+
+def stop_status(exc: BaseException) -> StopStatus:
+    """Split what `trio.run(run_daemon)` raised, as hypercorn splits its groups.
+
+    Groups holding only KeyboardInterrupt/Cancelled are a normal stop (0). A WorkerBootError
+    anywhere wins (its exit code, 3). Anything else is a failure (1), reported with the real
+    messages (a DataDirError's advice, not "Exceptions from Trio nursery")."""
+    failures = [
+        reason
+        for leaf in _leaves(exc)
+        if not _not_a_failure(leaf)
+        for reason in _reasons(leaf)
+    ]
+    if not failures:
+        return StopStatus(0)
+    boot = [failure for failure in failures if isinstance(failure, WorkerBootError)]
+    if boot:
+        return StopStatus(WorkerBootError.exit_code, (f"stopping: {boot[0].message}",))
+    lines = [_failure_line(failure) for failure in failures]
+    return StopStatus(1, tuple(dict.fromkeys(lines)))
+
+
+def _failure_line(failure: BaseException) -> str:
+    if isinstance(failure, ConfigError | DataDirError):  # they only happen at start-up
+        return f"cannot start: {_describe(failure)}"
+    return f"stopping after a failure: {_describe(failure)}"
 
 
 async def _start(
@@ -62,8 +145,13 @@ async def _start(
         except trio.Cancelled:
             raise
         except Exception as exc:
+            leaves = list(_leaves(exc))
+            detail = "; ".join(_describe(leaf) for leaf in leaves)
+            if all(isinstance(leaf, LunardError) for leaf in leaves):
+                # Meant for the operator; reported once, at the top, by `stop_status`.
+                raise ActorCrashed(f"actor {name} stopped: {detail}") from exc
             log.exception("actor %s crashed", name)
-            raise ActorCrashed(f"actor {name} crashed: {exc}") from exc
+            raise ActorCrashed(f"actor {name} crashed: {detail}") from exc
 
     readiness.expected.add(name)
     value = await nursery.start(supervised)
@@ -83,13 +171,66 @@ def _runtime_dir(config: Config, environ: Mapping[str, str], stack: ExitStack) -
     return path
 
 
-async def _watch_signals(shutdown: trio.Event, notifier: Notifier) -> None:
-    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+@dataclass
+class _Stopping:
+    """The stages of a graceful stop, as events the supervisor's tasks wait on."""
+
+    requested: trio.Event  # SIGTERM/SIGINT, or the caller's `shutdown`
+    hurry: trio.Event = dataclasses.field(default_factory=trio.Event)  # a second signal
+    close_listener: trio.Event = dataclasses.field(default_factory=trio.Event)  # delay over
+
+
+async def _watch_signals(stopping: _Stopping) -> None:
+    """Owns SIGTERM, SIGINT and SIGHUP for the daemon's whole life.
+
+    The first SIGTERM/SIGINT requests a graceful stop, a second one cuts the drain delay
+    short; SIGHUP is logged at INFO and changes nothing (no log file to reopen, the
+    configuration is read once)."""
+    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
         async for signum in signals:
-            log.info("Shutdown signal received (%s)", signal.Signals(signum).name)
-            break
+            name = signal.Signals(signum).name
+            if signum == signal.SIGHUP:
+                log.info("SIGHUP received: ignored (logs go to stderr; restart to reconfigure)")
+            elif not stopping.requested.is_set():
+                log.info("Shutdown signal received (%s)", name)
+                stopping.requested.set()
+            else:
+                log.info("Second shutdown signal (%s): closing the listener now", name)
+                stopping.hurry.set()
+
+
+async def _drain(
+    stopping: _Stopping, readiness: Readiness, notifier: Notifier, delay: float
+) -> None:
+    """Step 1 of a graceful stop: not ready, Connection: close, still serving for `delay`."""
+    await stopping.requested.wait()
+    readiness.draining = True
     await notifier.send("STOPPING=1")
-    shutdown.set()
+    log.info(
+        "Draining: /readyz answers 503 and responses carry Connection: close; "
+        "closing the listener in %ss",
+        delay,
+    )
+    with trio.move_on_after(delay):
+        await stopping.hurry.wait()
+    stopping.close_listener.set()
+
+
+async def _announce_ready(
+    nursery: trio.Nursery, notifier: Notifier, ready_fd: int | None, url: str
+) -> None:
+    """Tell systemd `READY=1` (and start the watchdog), then the `--ready-fd` pipe: the URL
+    and a newline, after which the pipe is closed."""
+    await notifier.send("READY=1")
+    nursery.start_soon(notifier.watchdog)
+    if ready_fd is None:
+        return
+    try:
+        os.write(ready_fd, f"{url}\n".encode())
+    except OSError as exc:
+        log.warning("cannot write to --ready-fd %d: %s", ready_fd, exc.strerror)
+    finally:
+        os.close(ready_fd)
 
 
 def _setting_when_done(
@@ -152,8 +293,9 @@ async def _serve(
     runtime_dir: Path,
     records: _Records,
     listen_fd: int,
-    shutdown: trio.Event,
+    stopping: _Stopping,
     notifier: Notifier,
+    ready_fd: int | None,
     task_status: trio.TaskStatus[str],
 ) -> None:
     """Start pool, scheduler, housekeeper and http; return once HTTP has drained."""
@@ -182,7 +324,9 @@ async def _serve(
         scheduler=scheduler.inbox,
         pool_stats=pool,
     )
-    server = HttpServer(app=create_app(app_deps), config=config, shutdown=shutdown, fd=listen_fd)
+    server = HttpServer(
+        app=create_app(app_deps), config=config, shutdown=stopping.close_listener, fd=listen_fd
+    )
     http_done = trio.Event()
     url = await _start(nursery, readiness, "http", _setting_when_done(server.run, http_done))
     log.info(
@@ -193,28 +337,24 @@ async def _serve(
         config.workers,
         config.durability,
     )
-    await notifier.send("READY=1")
-    nursery.start_soon(notifier.watchdog)
+    await _announce_ready(nursery, notifier, ready_fd, url)
     task_status.started(url)
     await http_done.wait()
 
 
-async def run_daemon(
+async def _run_actors(
     config: Config,
     *,
-    environ: Mapping[str, str] | None = None,
-    shutdown: trio.Event | None = None,
-    handle_signals: bool = True,
-    task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED,
+    environ: Mapping[str, str],
+    stopping: _Stopping,
+    readiness: Readiness,
+    notifier: Notifier,
+    ready_fd: int | None,
+    task_status: trio.TaskStatus[str],
 ) -> None:
-    """Run lunard until `shutdown` is set or a signal arrives; reports the bound URL."""
-    environ = os.environ if environ is None else environ
-    shutdown = shutdown or trio.Event()
+    """Open the data dir, state and listener, run every actor, stop them in order."""
     data_dir = prepare_data_dir(config.data_dir)
     api_key = resolve_api_key(data_dir, config.api_key)
-    notifier = Notifier(environ)
-    readiness = Readiness()
-
     with ExitStack() as stack:
         state = StateStore.open(data_dir)
         stack.callback(state.close)
@@ -226,8 +366,6 @@ async def run_daemon(
         async with trio.open_nursery() as records_nursery:
             records = await _start_records(records_nursery, readiness, config, data_dir)
             async with trio.open_nursery() as nursery:
-                if handle_signals:
-                    nursery.start_soon(_watch_signals, shutdown, notifier)
                 await _serve(
                     nursery,
                     readiness,
@@ -237,8 +375,9 @@ async def run_daemon(
                     runtime_dir=runtime_dir,
                     records=records,
                     listen_fd=listen_fd,
-                    shutdown=shutdown,
+                    stopping=stopping,
                     notifier=notifier,
+                    ready_fd=ready_fd,
                     task_status=task_status,
                 )
                 log.info("HTTP drained; stopping actors")
@@ -248,4 +387,36 @@ async def run_daemon(
             records.writes.close()
             await records.done.wait()
             records_nursery.cancel_scope.cancel()
+
+
+async def run_daemon(
+    config: Config,
+    *,
+    environ: Mapping[str, str] | None = None,
+    shutdown: trio.Event | None = None,
+    handle_signals: bool = True,
+    ready_fd: int | None = None,
+    task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Run lunard until `shutdown` is set or a signal arrives; reports the bound URL.
+
+    Once ready, the URL and a newline are written to `ready_fd` (then closed), if given."""
+    stopping = _Stopping(requested=trio.Event() if shutdown is None else shutdown)
+    readiness = Readiness()
+    environ = os.environ if environ is None else environ
+    notifier = Notifier(environ)
+    async with trio.open_nursery() as lifecycle:
+        if handle_signals:  # for the whole life, so a SIGHUP never kills the daemon
+            lifecycle.start_soon(_watch_signals, stopping)
+        lifecycle.start_soon(_drain, stopping, readiness, notifier, config.drain_delay)
+        await _run_actors(
+            config,
+            environ=environ,
+            stopping=stopping,
+            readiness=readiness,
+            notifier=notifier,
+            ready_fd=ready_fd,
+            task_status=task_status,
+        )
+        lifecycle.cancel_scope.cancel()
     log.info("Server stopped gracefully")

@@ -1,9 +1,15 @@
-"""Start a real `lunard serve` process for tests and talk to it over 127.0.0.1."""
+"""Start a real `lunard serve` process for tests and talk to it over 127.0.0.1.
+
+Readiness is awaited on a pipe (`lunard serve --ready-fd N`), not by polling the log: the
+daemon writes its URL there once `/readyz` would answer 200; end of file first means it
+exited without becoming ready. Daemons started here do not wait before closing their
+listener on SIGTERM (`LUNARD_DRAIN_DELAY=0`) unless the test's `env` or `args` say otherwise.
+"""
 
 from __future__ import annotations
 
 import os
-import re
+import select
 import signal
 import subprocess
 import sys
@@ -13,7 +19,6 @@ from pathlib import Path
 
 import httpx
 
-READY = re.compile(r"lunard ready url=(\S+)")
 TEST_API_KEY = "test-admin-key-0123456789"
 
 
@@ -52,6 +57,26 @@ class Daemon:
             raise
 
 
+def read_ready_line(fd: int, timeout: float) -> str | None:
+    """The line a daemon writes to its `--ready-fd` pipe; None on end of file or timeout.
+
+    Closes `fd`. Waits on the pipe itself (select), never by sleeping."""
+    data = b""
+    deadline = time.monotonic() + timeout
+    try:
+        while b"\n" not in data:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
+                return None
+            chunk = os.read(fd, 4096)
+            if not chunk:
+                return None
+            data += chunk
+    finally:
+        os.close(fd)
+    return data.decode().strip()
+
+
 def start_daemon(
     data_dir: Path,
     *,
@@ -66,28 +91,29 @@ def start_daemon(
     log_path = data_dir.parent / f"{data_dir.name}-daemon.log"
     full_env = {k: v for k, v in os.environ.items() if not k.startswith(("LUNARD_", "NOTIFY_"))}
     full_env.update({"DATA_DIR": str(data_dir), "PORT": "0", "HOST": "127.0.0.1"})
+    full_env["LUNARD_DRAIN_DELAY"] = "0"  # no proxy in front: close the listener at once
     full_env.pop("API_KEY", None)
     if api_key is not None:
         full_env["API_KEY"] = api_key
     full_env.update(env or {})
-    offset = log_path.stat().st_size if log_path.exists() else 0
-    log_file = log_path.open("ab")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "lunard", "serve", *(args or [])],
-        env=full_env,
-        stdout=log_file,
-        stderr=subprocess.STDOUT,
-        pass_fds=pass_fds,
-    )
-    log_file.close()
-    deadline = time.monotonic() + ready_timeout
-    while time.monotonic() < deadline:
-        match = READY.search(log_path.read_bytes()[offset:].decode(errors="replace"))
-        if match:
-            key = api_key if api_key is not None else (data_dir / "api_key.txt").read_text()
-            return Daemon(match.group(1), key, data_dir, proc, log_path)
-        if proc.poll() is not None:
-            raise RuntimeError(f"lunard exited with {proc.returncode}:\n{log_path.read_text()}")
-        time.sleep(0.05)
-    proc.kill()
-    raise RuntimeError(f"lunard did not become ready:\n{log_path.read_text()}")
+    ready_read, ready_write = os.pipe()
+    with log_path.open("ab") as log_file:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "lunard", "serve", f"--ready-fd={ready_write}", *(args or [])],
+            env=full_env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            pass_fds=(*pass_fds, ready_write),
+        )
+    os.close(ready_write)  # only the daemon holds the write end: its exit means end of file
+    url = read_ready_line(ready_read, ready_timeout)
+    if url:
+        key = api_key if api_key is not None else (data_dir / "api_key.txt").read_text()
+        return Daemon(url, key, data_dir, proc, log_path)
+    try:
+        code = proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        raise RuntimeError(f"lunard did not become ready:\n{log_path.read_text()}") from None
+    raise RuntimeError(f"lunard exited with {code}:\n{log_path.read_text()}")

@@ -189,3 +189,28 @@ def test_errors_name_their_source(kwargs: dict[str, Any], where: str) -> None:
     with pytest.raises(ConfigError) as info:
         load_config(**kwargs)
     assert where in info.value.message
+
+
+def test_drain_delay_defaults_and_sources(tmp_path: Path) -> None:
+    assert load_config(environ={}).drain_delay == 5.0
+    assert load_config(environ={"LUNARD_DRAIN_DELAY": "0"}).drain_delay == 0.0
+    assert load_config(environ={"LUNARD_DRAIN_DELAY": "2.5"}).drain_delay == 2.5
+    config_file = tmp_path / "lunard.toml"
+    config_file.write_text("drain_delay = 1\n")
+    assert load_config(file=config_file, environ={}).drain_delay == 1.0
+    assert load_config(environ={}, overrides={"drain_delay": "0.25"}).drain_delay == 0.25
+
+
+@pytest.mark.parametrize("value", ["-1", "soon", "nan", "inf"])
+def test_drain_delay_must_be_a_finite_number_of_seconds(value: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(environ={"LUNARD_DRAIN_DELAY": value})
+    assert "drain_delay (LUNARD_DRAIN_DELAY)" in info.value.message
+    assert "(from environment)" in info.value.message
+
+
+def test_the_shipped_config_file_lists_drain_delay_with_its_default() -> None:
+    shipped = Path(__file__).resolve().parent.parent / "config" / "lunard.toml"
+    text = shipped.read_text()
+    assert f"# drain_delay = {Config().drain_delay}" in text
+    assert load_config(file=shipped, environ={}) == load_config(environ={})

@@ -27,7 +27,7 @@ def test_unwritable_data_dir_stops_serve(tmp_path: Path) -> None:
     regular = tmp_path / "not-a-dir"
     regular.write_text("x")
     result = serve(regular / "data")
-    assert result.returncode != 0
+    assert result.returncode == 1
     assert "cannot start" in result.stderr
     assert f"cannot create data directory {regular / 'data'}" in result.stderr
     assert "lunard ready" not in result.stderr
@@ -41,7 +41,7 @@ def test_corrupt_state_database_stops_serve_and_is_left_untouched(tmp_path: Path
     db.write_bytes(GARBAGE)
     before = db.stat()
     result = serve(data)
-    assert result.returncode != 0
+    assert result.returncode == 1
     assert "cannot start" in result.stderr
     assert f"cannot use state database {db}" in result.stderr
     assert "lunard ready" not in result.stderr

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.daemon import TEST_API_KEY, start_daemon
+from tests.daemon import TEST_API_KEY, read_ready_line, start_daemon
 
 CODE = "function handler(ctx, event) return {statusCode = 200} end"
 
@@ -85,22 +85,21 @@ def test_socket_activation_serves_on_the_inherited_fd(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LUNARD_")}
     env.update({"DATA_DIR": str(tmp_path / "data"), "API_KEY": TEST_API_KEY, "LISTEN_FDS": "1"})
     log_path = tmp_path / "daemon.log"
+    ready_read, ready_write = os.pipe()
     with log_path.open("wb") as log_file:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "lunard", "serve", "--port", "1"],  # ignored with an fd
+            # --port is ignored with an inherited socket
+            [sys.executable, "-m", "lunard", "serve", "--port", "1", f"--ready-fd={ready_write}"],
             env=env,
             stdout=log_file,
             stderr=subprocess.STDOUT,
-            pass_fds=(3,) if fd != 3 else (),
+            pass_fds=(ready_write, 3),
             preexec_fn=lambda: os.dup2(fd, 3) if fd != 3 else None,
         )
     sock.close()  # only the daemon holds the listening socket now
+    os.close(ready_write)
     try:
-        deadline = time.monotonic() + 60
-        while "lunard ready" not in log_path.read_text():
-            assert proc.poll() is None, log_path.read_text()
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+        assert read_ready_line(ready_read, 60) == f"http://127.0.0.1:{port}", log_path.read_text()
         response = httpx.get(f"http://127.0.0.1:{port}/healthz")
         assert response.status_code == 200
     finally:
@@ -164,7 +163,8 @@ async def test_a_crashing_actor_is_logged_and_stops_the_daemon(caplog: Any) -> N
         raise RuntimeError("boom")
 
     readiness = Readiness()
-    with pytest.RaisesGroup(pytest.RaisesExc(ActorCrashed, match="actor broken crashed: boom")):
+    crashed = pytest.RaisesExc(ActorCrashed, match="actor broken crashed: RuntimeError: boom")
+    with pytest.RaisesGroup(crashed):
         async with trio.open_nursery() as nursery:
             await _start(nursery, readiness, "broken", broken)
             assert readiness.ready
@@ -203,3 +203,162 @@ def test_port_zero_resolves_to_the_bound_port_everywhere(tmp_path: Path) -> None
             assert approval.startswith(f"http://localhost:{port}/#!/device-approve/")
     finally:
         assert daemon.stop() == 0
+
+
+def _serve_env(data_dir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LUNARD_", "NOTIFY_"))}
+    env.update({"DATA_DIR": str(data_dir), "API_KEY": TEST_API_KEY, "PORT": "0"})
+    return env
+
+
+def test_a_corrupt_records_file_prints_the_advice_and_exits_1(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "records.duckdb").write_bytes(b"not a duckdb database " * 1000)
+    ready_read, ready_write = os.pipe()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lunard", "serve", f"--ready-fd={ready_write}"],
+        env=_serve_env(data),
+        stderr=subprocess.PIPE,
+        text=True,
+        pass_fds=(ready_write,),
+    )
+    os.close(ready_write)
+    assert read_ready_line(ready_read, 60) is None  # end of file: it never became ready
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 1
+    lines = [line for line in stderr.splitlines() if " ERROR " in line]
+    assert len(lines) == 1, stderr  # one readable line, no traceback of our own error
+    assert "ERROR lunard: cannot start: cannot open records database" in lines[0]
+    assert "if the file is corrupt, move it away and start again" in lines[0]
+    assert "Exceptions from Trio nursery" not in stderr
+    assert "Traceback" not in stderr
+
+
+def test_sighup_is_logged_and_the_daemon_keeps_serving(tmp_path: Path) -> None:
+    daemon = start_daemon(tmp_path / "data")
+    with daemon.client(auth=False) as anon:
+        assert anon.get("/readyz").status_code == 200
+        for count in (1, 2):
+            daemon.proc.send_signal(signal.SIGHUP)
+            # Served while and after the signal is handled: the daemon does not stop.
+            while daemon.log().count("SIGHUP received") < count:
+                assert anon.get("/healthz").status_code == 200
+        assert daemon.log().count("SIGHUP received: ignored") == 2
+        assert anon.get("/readyz").json() == {"status": "ready"}
+        assert daemon.proc.poll() is None
+    assert daemon.stop() == 0
+    assert "Server stopped gracefully" in daemon.log()
+
+
+def test_a_second_sigterm_cuts_the_drain_delay_short(tmp_path: Path) -> None:
+    # A drain delay far longer than the test: only the second signal can end it.
+    daemon = start_daemon(tmp_path / "data", env={"LUNARD_DRAIN_DELAY": "3600"})
+    with daemon.client(auth=False) as anon:
+        daemon.proc.send_signal(signal.SIGTERM)
+        while anon.get("/readyz").status_code == 200:
+            pass
+        draining = anon.get("/readyz")
+        assert (draining.status_code, draining.json()) == (503, {"status": "draining"})
+        assert draining.headers["connection"] == "close"
+    daemon.proc.send_signal(signal.SIGTERM)
+    assert daemon.proc.wait(60) == 0
+    assert "Second shutdown signal (SIGTERM): closing the listener now" in daemon.log()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--ready-fd", "-1"], "--ready-fd -1: must be a file descriptor number"),
+        (["--ready-fd", "987"], "--ready-fd 987: not an open file descriptor"),
+    ],
+)
+def test_a_bad_ready_fd_exits_2(tmp_path: Path, argv: list[str], message: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "lunard", "serve", *argv],
+        env=_serve_env(tmp_path / "data"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert message in result.stderr
+
+
+async def _a_real_cancelled() -> BaseException:
+    import trio
+
+    with trio.CancelScope() as scope:
+        scope.cancel()
+        try:
+            await trio.sleep_forever()
+        except trio.Cancelled as exc:
+            return exc
+    raise AssertionError("not cancelled")
+
+
+def _crash(name: str, cause: BaseException) -> BaseException:
+    from lunard.supervisor import ActorCrashed
+
+    crashed = ActorCrashed(f"actor {name} crashed: {cause}")
+    crashed.__cause__ = cause
+    return crashed
+
+
+async def test_stop_status_splits_exception_groups() -> None:
+    from lunard.errors import ConfigError, DataDirError, WorkerBootError
+    from lunard.supervisor import StopStatus, stop_status
+
+    cancelled = await _a_real_cancelled()
+    advice = DataDirError("records.duckdb is corrupt; move it away")
+    group = BaseExceptionGroup
+    # How we stop is not a failure: Ctrl-C and cancellations, however nested.
+    assert stop_status(KeyboardInterrupt()) == StopStatus(0)
+    assert stop_status(group("", [cancelled, group("", [KeyboardInterrupt()])])) == StopStatus(0)
+    # An actor crash caused by our own error reports that error, not the group's summary.
+    nested = group("outer", [group("inner", [_crash("sink", group("pool", [advice]))])])
+    assert stop_status(group("", [cancelled, nested])) == StopStatus(
+        1, ("cannot start: records.duckdb is corrupt; move it away",)
+    )
+    assert stop_status(ConfigError("cannot listen on 127.0.0.1:1")) == StopStatus(
+        1, ("cannot start: cannot listen on 127.0.0.1:1",)
+    )
+    # A WorkerBootError anywhere wins, with its exit code.
+    boot = WorkerBootError("workers failed to start 5 times in a row: luajit not found")
+    mixed = group("", [RuntimeError("later"), group("", [cancelled, _crash("pool", boot)])])
+    assert stop_status(mixed) == StopStatus(
+        3, ("stopping: workers failed to start 5 times in a row: luajit not found",)
+    )
+    assert WorkerBootError.exit_code == 3
+    # Anything else is a failure with the real messages, each once.
+    full = _crash("journal", OSError(28, "No space left"))
+    other = group("", [full, ValueError("x"), ValueError("x")])
+    assert stop_status(other) == StopStatus(
+        1,
+        (
+            "stopping after a failure: actor journal crashed: [Errno 28] No space left",
+            "stopping after a failure: ValueError: x",
+        ),
+    )
+
+
+async def test_an_actor_stopped_by_our_own_error_is_reported_once(caplog: Any) -> None:
+    import trio
+
+    from lunard.errors import WorkerBootError
+    from lunard.http.deps import Readiness
+    from lunard.supervisor import _start, stop_status
+
+    async def pool(task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        task_status.started()
+        async with trio.open_nursery():  # raised inside the actor's own nursery
+            raise WorkerBootError("workers failed to start 5 times in a row")
+
+    with pytest.raises(BaseExceptionGroup) as info:
+        async with trio.open_nursery() as nursery:
+            await _start(nursery, Readiness(), "pool", pool)
+            await trio.sleep_forever()
+    status = stop_status(info.value)
+    assert status.exit_code == 3
+    assert status.messages == ("stopping: workers failed to start 5 times in a row",)
+    assert "Traceback" not in caplog.text  # no traceback for a message meant for the operator

@@ -18,6 +18,7 @@ from lunard.http import (
     web,
 )
 from lunard.http.deps import AppDeps
+from lunard.http.draining import DrainingLayer
 from lunard.http.errors import register_error_handlers
 from lunard.http.middleware import EdgeMiddleware
 from lunard.http.runtime import FunctionRuntime
@@ -51,7 +52,8 @@ def create_app(app_deps: AppDeps) -> QuartTrio:
     register_error_handlers(app)
     # The dashboard's files answer only what no Quart route knows (web.py), /fn goes first.
     dashboard = web.WebAssets(app.asgi_app, app.url_map)  # type: ignore[arg-type]
-    app.asgi_app = EdgeMiddleware(  # type: ignore[method-assign,assignment]
-        FunctionRuntime(dashboard, app_deps)
+    # Outermost: while draining, every response (also the edge's own) says Connection: close.
+    app.asgi_app = DrainingLayer(  # type: ignore[method-assign,assignment]
+        EdgeMiddleware(FunctionRuntime(dashboard, app_deps)), app_deps.readiness
     )
     return app

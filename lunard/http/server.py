@@ -19,8 +19,9 @@ class HttpServer:
 
     Receives HTTP requests; handlers send ExecRequests to the pool, read and write the state
     store and query the sink. `run` reports the bound URL through `task_status` once the
-    socket listens, and returns after `shutdown` is set and in-flight requests have drained
-    (at most `shutdown_grace` seconds).
+    socket listens. When `shutdown` is set (by the supervisor, after `drain_delay`) it stops
+    accepting, closes idle keep-alive connections and returns once in-flight requests have
+    finished (at most `shutdown_grace` seconds later).
     """
 
     def __init__(
