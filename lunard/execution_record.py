@@ -35,10 +35,8 @@ def response_json(response: JobResponse) -> str:
 
 
 def stored_event(request: ExecRequest, result: JobResult) -> str:
-    """The masked event to store: the requester's if it made one, else the worker's; made
-    here only when no worker answered (a timeout, a crash, an invalid reply)."""
-    if request.event_json is not None:
-        return request.event_json
+    """The masked event to store: the worker's; made here only when no worker answered (a
+    timeout, a crash, an invalid reply)."""
     if result.event_json is not None:
         return result.event_json
     return masked_event(request.job.event)

@@ -13,7 +13,6 @@ import trio
 from lunard.config import Config
 from lunard.errors import InternalError, Overloaded
 from lunard.ids import new_id
-from lunard.masking import masked_event_json
 from lunard.messages import ExecOutcome, ExecRequest, HttpEvent, Job, JobLimits, Trigger
 from lunard.state.runtime import RuntimeTarget
 
@@ -57,18 +56,6 @@ def job_limits(config: Config) -> JobLimits:
     return limits
 
 
-def stored_event_json(event: HttpEvent) -> str:
-    """The masked `event_json` kept with the execution record (http-api §4.6)."""
-    return masked_event_json(
-        event.method,
-        event.path,
-        event.relative_path,
-        event.headers,
-        event.query,
-        event.body.decode("utf-8", errors="replace"),
-    )
-
-
 QUEUE_FULL = "Too many executions queued, retry later"
 SHARE_FULL = (
     "Too many executions of this function queued (its share of the queue is full), retry later"
@@ -104,13 +91,19 @@ async def execute(
     job: Job,
     *,
     trigger: Trigger,
-    event_json: str,
     save_response: bool,
     max_concurrency: int | None = None,
 ) -> ExecOutcome:
     """Queue `job` on the pool and wait for its one answer; it is never queued twice."""
     send, receive = trio.open_memory_channel[ExecOutcome](1)
-    enqueue(pool, ExecRequest(job, trigger, event_json, save_response, send, max_concurrency))
+    request = ExecRequest(
+        job=job,
+        trigger=trigger,
+        save_response=save_response,
+        reply=send,
+        max_concurrency=max_concurrency,
+    )
+    enqueue(pool, request)
     async with receive:
         try:
             return await receive.receive()
@@ -153,7 +146,6 @@ async def start_run(
         pool,
         job,
         trigger=trigger,
-        event_json=stored_event_json(event),
         save_response=target.save_response,
         max_concurrency=target.max_concurrency,
     )

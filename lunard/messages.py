@@ -53,20 +53,15 @@ __all__ = [
 class ExecRequest:
     """http/scheduler -> pool: run `job` and answer on `reply`.
 
-    `event_json` is the masked event to store when the requester made it (it wins); None
-    lets the worker make it (`JobResult.event_json`), or the pool when no worker answered.
-    `save_response` asks the pool to keep the response in the execution record;
+    The worker makes the masked event to store (`JobResult.event_json`), the pool only when
+    no worker answered. `save_response` asks the pool to keep the response in the execution record;
     `max_concurrency` is the function's own cap on the workers its calls may hold at once
     (None: no cap of its own). The pool always answers exactly once, with a `JobResult`
     whose `error` explains a timeout or a dead worker.
-
-    `event_json` keeps its place (and so has no default) while `jobs.execute` builds the
-    request positionally.
     """
 
     job: Job
     trigger: Trigger
-    event_json: str | None
     save_response: bool
     reply: trio.MemorySendChannel[ExecOutcome]
     max_concurrency: int | None = None

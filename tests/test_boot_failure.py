@@ -179,7 +179,7 @@ async def test_a_slot_that_recovers_resolves_readiness(tmp_path: Path) -> None:
 
         reply, answers = trio.open_memory_channel[ExecOutcome](1)
         the_job = make_job(HELLO, execution_id=new_id())
-        enqueue(pool.inbox, ExecRequest(the_job, "http", None, False, reply))
+        enqueue(pool.inbox, ExecRequest(the_job, "http", False, reply))
         outcome = await answers.receive()
         assert outcome.result.response is not None
         assert outcome.result.response.body == b"hello"

@@ -220,7 +220,7 @@ async def test_max_concurrency_zero_is_refused_by_the_pool(
 
 def request_for(function_id: str, max_concurrency: int | None = None) -> ExecRequest:
     reply, _ = trio.open_memory_channel[ExecOutcome](1)
-    return ExecRequest(fn_job(function_id), "http", "{}", False, reply, max_concurrency)
+    return ExecRequest(fn_job(function_id), "http", False, reply, max_concurrency)
 
 
 async def test_queue_forgets_functions_with_nothing_waiting_or_running() -> None:

@@ -92,7 +92,6 @@ def submit(
     *,
     save_response: bool = False,
     max_concurrency: int | None = None,
-    event_json: str | None = '{"method":"GET"}',
 ) -> trio.MemoryReceiveChannel[ExecOutcome]:
     reply, answers = trio.open_memory_channel[ExecOutcome](1)
     enqueue(
@@ -100,7 +99,6 @@ def submit(
         ExecRequest(
             job=the_job,
             trigger="http",
-            event_json=event_json,
             save_response=save_response,
             reply=reply,
             max_concurrency=max_concurrency,
@@ -141,7 +139,7 @@ async def test_hello_round_trip_and_record(nursery: trio.Nursery, tmp_path: Path
     assert record.status == "success"
     assert record.error_message is None
     assert record.trigger == "http"
-    assert record.event_json == '{"method":"GET"}'
+    assert record.event_json == masked_event(the_job.event)
     assert record.duration_ms == outcome.duration_ms
     assert record.created_at == the_job.started_at
     assert record.response_json is not None
@@ -257,7 +255,7 @@ SECRET_EVENT = HttpEvent(
 async def test_the_worker_masks_the_stored_event(nursery: trio.Nursery, tmp_path: Path) -> None:
     running = await start_pool(nursery, tmp_path)
     the_job = job(HELLO, event=SECRET_EVENT)
-    await submit(running.pool, the_job, event_json=None).receive()
+    await submit(running.pool, the_job).receive()
     stored = (await running.records.receive()).execution.event_json
     assert stored == masked_event(SECRET_EVENT)  # the same bytes the daemon made before
     event = json.loads(stored)
@@ -272,7 +270,7 @@ async def test_a_call_no_worker_answered_still_stores_its_masked_event(
 ) -> None:
     running = await start_pool(nursery, tmp_path)
     the_job = job(FOREVER, timeout_s=0.5, event=SECRET_EVENT)
-    outcome = await submit(running.pool, the_job, event_json=None).receive()
+    outcome = await submit(running.pool, the_job).receive()
     assert outcome.result.event_json is None  # the worker was killed, not asked
     stored = (await running.records.receive()).execution.event_json
     assert stored == masked_event(SECRET_EVENT)

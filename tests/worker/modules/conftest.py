@@ -1,13 +1,12 @@
 """Run real Lua code against the host modules, with a HostContext on a real SQLite file.
 
-Every test runs in each of RUNTIMES: the worker's sandboxed state when
-`lunard.worker.sandbox` is there (`new_runtime`, then `install_modules`, then `seal`, exactly
-the worker's order), and a bare LuaJIT state whose strings cross as bytes.
+Every test runs in each of RUNTIMES: the worker's sandboxed state (`new_runtime`, then
+`install_modules`, then `seal`, exactly the worker's order), and a bare LuaJIT state whose
+strings cross as bytes.
 """
 
 from __future__ import annotations
 
-import importlib
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +17,7 @@ import pytest
 
 from lunard.messages import JobLimits
 from lunard.state.db import StateStore, connect
+from lunard.worker import sandbox as SANDBOX
 from lunard.worker.host import HostContext
 from lunard.worker.http_client import OutboundClient
 from lunard.worker.modules import install_modules
@@ -30,15 +30,7 @@ DEFAULT_LIMITS = JobLimits(
 )
 
 
-def _sandbox() -> Any:
-    try:
-        return importlib.import_module("lunard.worker.sandbox")
-    except ImportError:
-        return None
-
-
-SANDBOX = _sandbox()
-RUNTIMES = ["sandbox", "bare"] if hasattr(SANDBOX, "new_runtime") else ["bare"]
+RUNTIMES = ["sandbox", "bare"]
 """`sandbox`: the worker's own state (new_runtime → install_modules → seal), Lua strings
 crossing as text. `bare`: a plain LuaJIT state with Lua strings crossing as bytes, so both
 ways lupa may hand strings over are exercised."""

@@ -30,8 +30,6 @@ from lunard.worker.http_client import OutboundClient
 from tests.fakes import FakeServer, Reply, anthropic_reply, openai_reply, resend_reply
 from tests.worker.modules.conftest import DEFAULT_LIMITS, SANDBOX, Execution, World
 
-pytestmark = pytest.mark.skipif(SANDBOX is None, reason="needs lunard.worker.sandbox")
-
 PYTHON_WORDING = (
     *sorted(
         name
