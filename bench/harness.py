@@ -76,6 +76,7 @@ def start_lunard(data_dir: Path | None = None, extra_env: dict[str, str] | None 
     data = data_dir or Path(tempfile.mkdtemp(prefix="lunard-bench-")) / "data"
     env = dict(os.environ, DATA_DIR=str(data), PORT=str(port), API_KEY=BENCH_KEY)
     env["LUNARD_LOG_LEVEL"] = "WARNING"  # the access log would be the benchmark
+    env["LUNARD_DRAIN_DELAY"] = "0"  # no proxy in front: stop at once
     env.update(extra_env or {})
     proc = subprocess.Popen(
         [sys.executable, "-m", "lunard", "serve"],

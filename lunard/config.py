@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from lunard.errors import ConfigError
+from lunard.wire import DEFAULT_TIMEOUT_S
 
 # Settings whose environment variable is upstream's name rather than LUNARD_<NAME>.
 UPSTREAM_ENV = {
@@ -56,7 +57,8 @@ class Config:
         default="", metadata={"help": "public URL; empty = http://localhost:<port>"}
     )
     execution_timeout: int = field(
-        default=300, metadata={"help": "seconds an execution may run (0 = 300)"}
+        default=DEFAULT_TIMEOUT_S,
+        metadata={"help": f"seconds an execution may run (0 = {DEFAULT_TIMEOUT_S})"},
     )
     workers: int = field(
         default_factory=_cpu_count, metadata={"help": "Lua worker processes (default: CPUs)"}
@@ -101,9 +103,8 @@ class Config:
         },
     )
     records_memory_mb: int = field(
-        default=256, metadata={
-            "help": "memory limit of the records database and of each analytics query, MiB"
-        },
+        default=256,
+        metadata={"help": "memory limit of the records database and of each analytics query, MiB"},
     )
     records_threads: int = field(
         default=1, metadata={"help": "threads the records database (DuckDB) may use"}
@@ -132,7 +133,7 @@ class Config:
     @property
     def timeout_seconds(self) -> int:
         """The effective execution timeout (upstream: 0 falls back to 5 minutes)."""
-        return self.execution_timeout or 300
+        return self.execution_timeout or DEFAULT_TIMEOUT_S
 
 
 def env_name(name: str) -> str:
@@ -227,8 +228,7 @@ def _validate(
         except (ZoneInfoNotFoundError, ValueError):
             raise ConfigError(
                 f"invalid value for timezone ({env_name('timezone')}): "
-                f"unknown time zone {cfg.timezone!r}"
-                + _describe_source("timezone", sources, file)
+                f"unknown time zone {cfg.timezone!r}" + _describe_source("timezone", sources, file)
             ) from None
 
 
@@ -286,7 +286,7 @@ def load_config_with_sources(
             try:
                 values[name] = int(raw)
             except ValueError:
-                values[name] = 300  # upstream: a non-integer means the default
+                values[name] = DEFAULT_TIMEOUT_S  # upstream: a non-integer means the default
             continue
         values[name] = _convert(name, kind, raw, source="environment")
 

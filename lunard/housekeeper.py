@@ -11,10 +11,10 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
 
 import trio
 
+from lunard.records.sink import SinkMessage
 from lunard.records.sink import delete as delete_records
 from lunard.state.db import StateStore
 from lunard.state.retention import retention_cutoffs
@@ -39,7 +39,7 @@ class Housekeeper:
         self,
         *,
         state: StateStore,
-        sink: trio.MemorySendChannel[Any],
+        sink: trio.MemorySendChannel[SinkMessage],
         interval: float = 3600,
         clock: Callable[[], float] = time.time,
     ) -> None:

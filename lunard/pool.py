@@ -41,6 +41,7 @@ from lunard.messages import (
     RecordWrite,
     result_decoder,
 )
+from lunard.wire import DEFAULT_TIMEOUT_S
 from lunard.worker.enhancer import HANDLER_PREFIX, enhance
 from lunard.worker_process import (
     BootPolicy,
@@ -54,7 +55,6 @@ from lunard.worker_process import (
 
 log = logging.getLogger(__name__)
 
-DEFAULT_TIMEOUT_S = 300.0  # upstream: a zero execution timeout means 5 minutes
 RESTART_BACKOFF_S = (0.1, 0.5, 1.0, 2.0, 5.0)
 
 

@@ -50,7 +50,7 @@ from lunard.listener import open_listener
 from lunard.messages import RecordWrite
 from lunard.pool import Pool
 from lunard.records.journal import JOURNAL_DIR, Journal
-from lunard.records.sink import RECORDS_FILE, Sink
+from lunard.records.sink import RECORDS_FILE, Sink, SinkMessage
 from lunard.scheduler import Scheduler
 from lunard.sdnotify import Notifier, inherited_socket_fd
 from lunard.state import StateStore
@@ -111,10 +111,7 @@ def stop_status(exc: BaseException) -> StopStatus:
     anywhere wins (its exit code, 3). Anything else is a failure (1), reported with the real
     messages (a DataDirError's advice, not "Exceptions from Trio nursery")."""
     failures = [
-        reason
-        for leaf in _leaves(exc)
-        if not _not_a_failure(leaf)
-        for reason in _reasons(leaf)
+        reason for leaf in _leaves(exc) if not _not_a_failure(leaf) for reason in _reasons(leaf)
     ]
     if not failures:
         return StopStatus(0)
@@ -252,7 +249,7 @@ class _Records:
     """The records side as the other actors see it: where to send writes, whom to ask."""
 
     writes: trio.MemorySendChannel[RecordWrite]
-    sink: trio.MemorySendChannel[Any]
+    sink: trio.MemorySendChannel[SinkMessage]
     done: trio.Event
 
 
@@ -307,6 +304,7 @@ async def _serve(
         worker_address_space_mb=config.worker_address_space_mb,
         records=records.writes,
         function_max_workers=config.function_max_workers,
+        readiness=readiness,
     )
     await _start(nursery, readiness, "pool", pool.run)
     scheduler = Scheduler(config=config, state=state, pool=pool.inbox)

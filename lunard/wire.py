@@ -14,6 +14,9 @@ import msgspec
 # The line a worker prints on stdout once its socket listens.
 READY_LINE = b"ready\n"
 
+# Upstream: an execution timeout of 0 (or a non-integer setting) means 5 minutes.
+DEFAULT_TIMEOUT_S = 300
+
 Trigger = Literal["http", "cron"]
 LogLevel = Literal["debug", "info", "warn", "error"]
 

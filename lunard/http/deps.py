@@ -6,7 +6,7 @@ The app holds one `AppDeps` (no module-level state); handlers get it with `deps(
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import trio
 from quart import current_app
@@ -18,6 +18,7 @@ from lunard.state import StateStore
 
 if TYPE_CHECKING:
     from lunard.http.device_auth import DeviceAuthStore
+    from lunard.records.sink import SinkMessage
 
 
 class PoolStats(Protocol):
@@ -66,7 +67,7 @@ class AppDeps:
     readiness: Readiness
     device_auth: DeviceAuthStore
     pool: PoolInbox | None = None
-    sink: trio.MemorySendChannel[Any] | None = None
+    sink: trio.MemorySendChannel[SinkMessage] | None = None
     scheduler: trio.MemorySendChannel[ScheduleChanged] | None = None
     pool_stats: PoolStats | None = None
 

@@ -42,9 +42,6 @@ from lunard.validation import (
 
 bp = Blueprint("functions", __name__)
 
-# Re-exported for lunard.http.portable until it imports it from lunard.state.functions.
-MAX_CONCURRENCY_LIMIT = store.MAX_CONCURRENCY_LIMIT
-
 
 # --------------------------------------------------------------------------- body helpers
 
@@ -95,10 +92,11 @@ def validate_max_concurrency(limit: store.ConcurrencyLimit | None) -> None:
     """0 to MAX_CONCURRENCY_LIMIT, or null."""
     if limit is None or limit.value is None:
         return
-    if not 0 <= limit.value <= MAX_CONCURRENCY_LIMIT:
+    highest = store.MAX_CONCURRENCY_LIMIT
+    if not 0 <= limit.value <= highest:
         raise ValidationError(
             "max_concurrency",
-            f"max_concurrency must be between 0 and {MAX_CONCURRENCY_LIMIT}, or null for no limit",
+            f"max_concurrency must be between 0 and {highest}, or null for no limit",
         )
 
 

@@ -32,10 +32,11 @@ from lunard.http.auth import (
     require_auth,
 )
 from lunard.http.deps import deps
-from lunard.http.functions import MAX_CONCURRENCY_LIMIT, notify_scheduler
+from lunard.http.notify import notify_scheduler
 from lunard.http.responses import json_response, read_json_object
 from lunard.state import functions as store
 from lunard.state import portable
+from lunard.state.functions import MAX_CONCURRENCY_LIMIT
 from lunard.validation import (
     MAX_ENV_VARS,
     validate_code,

@@ -35,7 +35,7 @@ from typing import Any
 from lupa import luajit21
 
 from lunard.masking import mask_log_message, masked_event
-from lunard.wire import Job, JobLog, JobResponse, JobResult
+from lunard.wire import DEFAULT_TIMEOUT_S, Job, JobLog, JobResponse, JobResult
 from lunard.worker import sandbox
 from lunard.worker.enhancer import HANDLER_PREFIX, LOAD_PREFIX, enhance
 from lunard.worker.host import HostContext
@@ -46,7 +46,6 @@ from lunard.worker.modules.errors import OUT_OF_MEMORY
 
 NO_HANDLER = "handler function not found in Lua code"
 NOT_A_TABLE = "handler did not return a table"
-DEFAULT_TIMEOUT_S = 300.0  # upstream: a zero timeout means 5 minutes
 
 
 class _ExecutionError(Exception):

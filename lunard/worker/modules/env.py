@@ -7,8 +7,8 @@
 
 from __future__ import annotations
 
+from lunard.state.kv import KeyValueTable
 from lunard.worker.modules.bridge import Bridge, LuaFunction, ModuleSpec, as_bytes, display_text
-from lunard.worker.modules.kv import KeyValueTable
 
 ENV = KeyValueTable("env_vars")
 
