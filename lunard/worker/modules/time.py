@@ -15,7 +15,8 @@ import time as std_time
 
 from lunard.worker.modules.bridge import Bridge, LuaFunction, ModuleSpec, as_text, whole_number
 from lunard.worker.modules.errors import HostError
-from lunard.worker.modules.gotime import ParseError, format_time, parse_time
+from lunard.worker.modules.gotime import format_time
+from lunard.worker.modules.gotime_parse import ParseError, parse_time
 
 DEADLINE_MESSAGE = "context deadline exceeded"
 

@@ -12,7 +12,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from lunard.worker.modules.gotime import ParseError, format_time, parse_time
+from lunard.worker.modules.gotime import format_time
+from lunard.worker.modules.gotime_parse import ParseError, parse_time
 
 # 2021-03-04 05:06:07 UTC, a Thursday, day 63 of the year.
 MORNING = 1614834367
