@@ -12,7 +12,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.http.test_analytics_api import Seeded, seed_daemon
+from tests.analytics_seed import Seeded, seed_daemon
 
 
 def lunard(*args: str, token: str | None = None) -> subprocess.CompletedProcess[str]:

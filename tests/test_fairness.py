@@ -23,7 +23,7 @@ from lunard.job_queue import LEND_AFTER_FAST, JobQueue
 from lunard.jobs import QUEUE_FULL, SHARE_FULL, THROTTLED
 from lunard.messages import ExecOutcome, ExecRequest, Job, RecordWrite
 from lunard.pool import Pool
-from tests.test_pool import FOREVER, HELLO, Running, job, start_pool, submit
+from tests.pool_support import FOREVER, HELLO, Running, job, start_pool, submit
 
 SLEEPER = 'function handler() time.sleep(50) return {body = "slept"} end'
 HANG_GUARD_S = 30  # an unfair pool would keep a call behind a 60 s loop

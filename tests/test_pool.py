@@ -9,115 +9,32 @@ import signal
 import sqlite3
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pynng
 import pytest
 import trio
 
 from lunard.errors import InternalError, Overloaded
-from lunard.ids import new_id
-from lunard.jobs import enqueue
 from lunard.masking import masked_event
 from lunard.messages import (
     WIRE_ENCODER,
-    ExecOutcome,
-    ExecRequest,
     HttpEvent,
     Job,
-    RecordBatch,
-    RecordWrite,
     job_decoder,
     result_decoder,
 )
-from lunard.pool import Pool
 from lunard.state.db import StateStore
 from lunard.worker import main as worker_main
-from tests.factories import make_job
-
-HELLO = 'function handler(ctx, event) return {statusCode = 200, body = "hello"} end'
-FOREVER = "function handler() while true do end end"
-
-
-@dataclass
-class Running:
-    pool: Pool
-    records: trio.MemoryReceiveChannel[RecordBatch]
-
-
-async def start_pool(
-    nursery: trio.Nursery,
-    tmp_path: Path,
-    *,
-    workers: int = 1,
-    queue_size: int = 8,
-    function_max_workers: int = 0,
-) -> Running:
-    store = StateStore.open(tmp_path)
-    store.close()
-    writes, written = trio.open_memory_channel[RecordWrite](100)
-    sink, records = trio.open_memory_channel[RecordBatch](100)
-    nursery.start_soon(acknowledge_writes, written, sink)
-    pool = Pool(
-        workers=workers,
-        queue_size=queue_size,
-        runtime_dir=tmp_path / "run",
-        state_path=store.path,
-        worker_address_space_mb=1024,
-        records=writes,
-        function_max_workers=function_max_workers,
-    )
-    await nursery.start(pool.run)
-    return Running(pool, records)
-
-
-async def acknowledge_writes(
-    writes: trio.MemoryReceiveChannel[RecordWrite], sink: trio.MemorySendChannel[RecordBatch]
-) -> None:
-    """Stand in for the journal: pass each batch on and mark it written at once."""
-    async for write in writes:
-        await sink.send(write.batch)
-        write.written.set()
-
-
-def job(code: str, **overrides: Any) -> Job:
-    return make_job(code, execution_id=new_id(), **overrides)
-
-
-def submit(
-    pool: Pool,
-    the_job: Job,
-    *,
-    save_response: bool = False,
-    max_concurrency: int | None = None,
-) -> trio.MemoryReceiveChannel[ExecOutcome]:
-    reply, answers = trio.open_memory_channel[ExecOutcome](1)
-    enqueue(
-        pool.inbox,
-        ExecRequest(
-            job=the_job,
-            trigger="http",
-            save_response=save_response,
-            reply=reply,
-            max_concurrency=max_concurrency,
-        ),
-    )
-    return answers
-
-
-async def execute(pool: Pool, the_job: Job, *, save_response: bool = False) -> ExecOutcome:
-    return await submit(pool, the_job, save_response=save_response).receive()
-
-
-async def assert_hello(running: Running) -> None:
-    outcome = await execute(running.pool, job(HELLO))
-    assert outcome.result.error is None, outcome.result.error
-    assert outcome.result.response is not None
-    assert outcome.result.response.body == b"hello"
-    batch = await running.records.receive()
-    assert batch.execution.status == "success"
+from tests.pool_support import (
+    FOREVER,
+    HELLO,
+    assert_hello,
+    execute,
+    job,
+    start_pool,
+    submit,
+)
 
 
 async def test_hello_round_trip_and_record(nursery: trio.Nursery, tmp_path: Path) -> None:
