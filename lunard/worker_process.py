@@ -109,6 +109,10 @@ class BootPolicy:
         )
 
 
+FRESH_REPLY_S = 0.05
+"""A worker that replied this recently counts as alive without asking the kernel."""
+
+
 class WorkerState(enum.Enum):
     STARTING = "starting"
     IDLE = "idle"
@@ -130,6 +134,7 @@ class WorkerProcess:
     _call_scope: trio.CancelScope | None = field(default=None, repr=False)
     stderr_tail: deque[str] = field(default_factory=lambda: deque(maxlen=STDERR_TAIL_LINES))
     _stderr_done: trio.Event = field(default_factory=trio.Event, repr=False)
+    _answered_at: float = -1.0  # trio time of the last reply (its liveness, for `usable`)
 
     @classmethod
     async def start(
@@ -231,8 +236,13 @@ class WorkerProcess:
         return self.process.pid
 
     def usable(self) -> bool:
-        """Idle and alive: `poll()` catches a death its watcher has not heard about yet."""
-        return self.state is WorkerState.IDLE and self.process.poll() is None
+        """Idle and alive. A worker idle for a while is asked (`poll()`: a death its watcher
+        has not heard about yet must not cost a call); one that answered within
+        `FRESH_REPLY_S` just proved it is alive, which spares a syscall per call under load."""
+        if self.state is not WorkerState.IDLE:
+            return False
+        fresh = trio.current_time() - self._answered_at < FRESH_REPLY_S
+        return fresh or self.process.poll() is None
 
     async def call(self, execution_id: str, payload: bytes, deadline: float) -> bytes:
         """Send one request and return the reply; raise `CallTimedOut` past `deadline`
@@ -255,6 +265,7 @@ class WorkerProcess:
             self._call_scope, self.execution_id = None, None
             if self.state is WorkerState.BUSY:
                 self.state = WorkerState.IDLE
+                self._answered_at = trio.current_time()
 
     async def watch(self) -> bool:
         """Wait for the process to end; mark it dead and stop the call in flight.
