@@ -1,9 +1,12 @@
 """Routes: a function's versions, activation, deletion and diffs (http-api §5.17–5.21).
 
-A version addressed by id through a function that does not own it is 404 (DECISIONS 8).
+An unknown function is 404 `Function not found` on every route here; a version addressed
+by id through a function that does not own it is 404 `Version not found` (DECISIONS 8).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from quart import Blueprint, Response
 
@@ -16,8 +19,15 @@ from lunard.http.notify import delete_records
 from lunard.http.responses import empty_response, json_response, page_params, pagination
 from lunard.messages import DeleteRecords
 from lunard.state import functions as store
+from lunard.state.runtime import function_exists
 
 bp = Blueprint("versions", __name__)
+
+
+def _known(conn: Any, function_id: str) -> None:
+    """404 `Function not found` unless the function exists (in the caller's transaction)."""
+    if not function_exists(conn, function_id):
+        raise NotFound("Function not found")
 
 
 def version_number(raw: str, error: str) -> int:
@@ -44,7 +54,12 @@ async def list_versions(function_id: str) -> Response:
 async def get_version(function_id: str, raw_number: str) -> Response:
     """One version by its number."""
     number = version_number(raw_number, "Invalid version number")
-    version = await deps().state.call(lambda c: store.version_by_number(c, function_id, number))
+
+    def read(c: Any) -> dict[str, Any] | None:
+        _known(c, function_id)
+        return store.version_by_number(c, function_id, number)
+
+    version = await deps().state.call(read)
     if version is None:
         raise NotFound("Version not found")
     return json_response(version)
@@ -54,7 +69,12 @@ async def get_version(function_id: str, raw_number: str) -> Response:
 @require_auth
 async def activate_version(function_id: str, version_id: str) -> Response:
     """Make a version (by id) the only active one; 200 with an empty body."""
-    await deps().state.call(lambda c: store.activate_version(c, function_id, version_id))
+
+    def activate(c: Any) -> None:
+        _known(c, function_id)
+        store.activate_version(c, function_id, version_id)
+
+    await deps().state.call(activate)
     return empty_response(200)
 
 
@@ -62,7 +82,12 @@ async def activate_version(function_id: str, version_id: str) -> Response:
 @require_auth
 async def delete_version(function_id: str, version_id: str) -> Response:
     """Delete an inactive version and (through the sink) the executions that ran it; 204."""
-    await deps().state.call(lambda c: store.delete_version(c, function_id, version_id))
+
+    def delete(c: Any) -> None:
+        _known(c, function_id)
+        store.delete_version(c, function_id, version_id)
+
+    await deps().state.call(delete)
     await delete_records(DeleteRecords(version_id=version_id))
     return empty_response(204)
 
@@ -73,12 +98,14 @@ async def diff_versions(function_id: str, raw_v1: str, raw_v2: str) -> Response:
     """Line diff from version v1 (old) to v2 (new), by number."""
     v1 = version_number(raw_v1, "Invalid version number v1")
     v2 = version_number(raw_v2, "Invalid version number v2")
-    old, new = await deps().state.call(
-        lambda c: (
-            store.version_by_number(c, function_id, v1),
-            store.version_by_number(c, function_id, v2),
+
+    def read(c: Any) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        _known(c, function_id)
+        return store.version_by_number(c, function_id, v1), store.version_by_number(
+            c, function_id, v2
         )
-    )
+
+    old, new = await deps().state.call(read)
     if old is None:
         raise NotFound("Version v1 not found")
     if new is None:

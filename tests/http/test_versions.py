@@ -89,7 +89,7 @@ def test_s61_get_version_by_number(api: httpx.Client) -> None:
     assert error_of(api.get(f"/api/functions/{function_id}/versions/99"), 404) == (
         "Version not found"
     )
-    assert error_of(api.get(f"/api/functions/{MISSING}/versions/1"), 404) == "Version not found"
+    assert error_of(api.get(f"/api/functions/{MISSING}/versions/1"), 404) == "Function not found"
 
 
 # --------------------------------------------------------------------------- activate
@@ -225,8 +225,16 @@ def test_deleting_top_inactive_version_reuses_its_number(api: httpx.Client) -> N
     assert (latest["code"], latest["is_active"]) == ("return 'again'", True)
 
 
-@pytest.mark.parametrize("method", ["POST", "DELETE"])
-def test_version_routes_on_unknown_function(api: httpx.Client, method: str) -> None:
-    suffix = "/activate" if method == "POST" else ""
-    path = f"/api/functions/{MISSING}/versions/ver_{MISSING}_v1{suffix}"
-    assert error_of(api.request(method, path), 404) == "Version not found"
+@pytest.mark.parametrize(
+    ("method", "suffix"),
+    [
+        ("GET", "/versions/1"),
+        ("POST", f"/versions/ver_{MISSING}_v1/activate"),
+        ("DELETE", f"/versions/ver_{MISSING}_v1"),
+        ("GET", "/diff/1/2"),
+    ],
+)
+def test_version_routes_on_unknown_function(api: httpx.Client, method: str, suffix: str) -> None:
+    # DECISIONS 8: an unknown function is "Function not found" on every route under it.
+    response = api.request(method, f"/api/functions/{MISSING}{suffix}")
+    assert error_of(response, 404) == "Function not found"
