@@ -19,10 +19,12 @@ process environment (`trust_env=False`: no proxy variables, no ~/.netrc credenti
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-import httpx
+from typing import TYPE_CHECKING
 
 from lunard.worker.host import HostContext
+
+if TYPE_CHECKING:  # imported on first use: a worker that makes no outbound call never pays it
+    import httpx
 
 DEFAULT_TIMEOUT_S = 30.0
 """Upstream's shared client timeout (lua-runtime §6.4, §6.13)."""
@@ -89,6 +91,8 @@ def fetch(
     caller set `Accept-Encoding` itself. When the body was decoded, `Content-Encoding` and
     `Content-Length` are dropped from the headers, as Go's transport does.
     """
+    import httpx
+
     verb = _GO_VERBS.get(method, method)
     session = host.outbound.get()
     try:
@@ -130,6 +134,8 @@ def _reason(exc: Exception) -> str:
 def _read_body(
     response: httpx.Response, host: HostContext, default_timeout: float, decode: bool
 ) -> bytes:
+    import httpx
+
     cap = host.limits.http_max_response_bytes
     too_large = f"response body exceeds the limit of {cap} bytes (http_max_response_bytes)"
     declared = response.headers.get("Content-Length", "")
