@@ -15,12 +15,12 @@ CONFDIR := $(SYSCONFDIR)/lunard
 # PURGE=1: `make uninstall` also removes $(CONFDIR) (the data, /var/lib/lunard, stays).
 PURGE ?=
 
-.PHONY: run test lint browser haproxy bench soak web-vendor clean install uninstall
+.PHONY: run test lint browser haproxy postgres bench soak web-vendor clean install uninstall
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q -e '.[test,postgres]'
 	touch $@
 
 run: $(VENV)/.installed
@@ -38,7 +38,11 @@ browser:
 haproxy:
 	command -v haproxy >/dev/null || apt-get install -y haproxy || (apt-get update && apt-get install -y haproxy)
 
-test: $(VENV)/.installed lint browser haproxy
+# Debian's PostgreSQL server for the state-backend tests (tests/pg.py runs initdb/pg_ctl).
+postgres:
+	command -v pg_ctl >/dev/null || apt-get install -y postgresql || (apt-get update && apt-get install -y postgresql)
+
+test: $(VENV)/.installed lint browser haproxy postgres
 	$(VENV)/bin/pytest -q
 
 WRK := command -v wrk >/dev/null || apt-get install -y wrk || (apt-get update && apt-get install -y wrk)

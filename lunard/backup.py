@@ -35,7 +35,7 @@ import trio
 
 from lunard import __version__
 from lunard.datadir import API_KEY_FILE
-from lunard.errors import LunardError
+from lunard.errors import BadRequest, LunardError
 from lunard.records import sink, store
 from lunard.records.journal import JOURNAL_DIR
 from lunard.records.sink import RECORDS_FILE
@@ -187,8 +187,14 @@ async def take_backup(
     """Back up a running daemon's data dir into `target`; return the manifest written.
 
     `target` is prepared by `prepare_target` (on a thread). A failure part-way removes
-    what was written, so a retry can use the same path.
+    what was written, so a retry can use the same path. State on PostgreSQL is refused
+    (400): `pg_dump` is the tool for it, and a half backup would mislead.
     """
+    if state.dialect != "sqlite":
+        raise BadRequest(
+            "backup covers SQLite state only; back up PostgreSQL state with pg_dump "
+            "(and this node's records.duckdb with the daemon stopped)"
+        )
     dest = await trio.to_thread.run_sync(prepare_target, target)
     data_dir = state.path.parent
     started = time.monotonic()

@@ -1,5 +1,6 @@
 """The `lunard` command: `lunard serve` runs the daemon, `lunard check-config` validates a
-configuration and shows where each value comes from, `lunard analytics` queries its records.
+configuration and shows where each value comes from, `lunard analytics` queries its records,
+`lunard migrate-state` copies a stopped node's SQLite state to PostgreSQL.
 
 (Worker processes are started by the daemon itself as `python -m lunard.worker`.)"""
 
@@ -17,7 +18,7 @@ from typing import Any
 
 import trio
 
-from lunard.config import Config, env_name, load_config_with_sources
+from lunard.config import Config, env_name, load_config_with_sources, redacted_url
 from lunard.errors import ConfigError
 from lunard.logs import configure_logging as _configure_logging
 
@@ -73,6 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     from lunard import backup_cli
 
     backup_cli.add_parser(commands)
+    from lunard import migrate_state
+
+    migrate_state.add_parser(commands)
     return parser
 
 
@@ -117,6 +121,7 @@ def check_config(args: argparse.Namespace) -> int:
     values = {f.name: _plain(getattr(config, f.name)) for f in fields(Config)}
     if values["api_key"]:
         values["api_key"] = "********"  # never print the secret
+    values["state_url"] = redacted_url(values["state_url"])  # nor a password inside the URL
     if args.json:
         settings = {name: {"value": v, "source": sources[name]} for name, v in values.items()}
         print(json.dumps({"valid": True, "settings": settings}, indent=2))
@@ -182,6 +187,10 @@ def main(argv: list[str] | None = None) -> int:
         from lunard.records import cli as analytics_cli
 
         return analytics_cli.main(args)
+    if args.command == "migrate-state":
+        from lunard import migrate_state
+
+        return migrate_state.main(args)
     if args.command in ("backup", "restore"):
         from lunard import backup_cli
 

@@ -35,6 +35,27 @@ UPSTREAM_ENV = {
 # process: written to the journal before the answer (survives the daemon's death);
 # fsync: also fsync'ed per group commit (survives power loss).
 DURABILITY_MODES = ("off", "process", "fsync")
+STATE_URL_SCHEMES = ("postgresql://", "postgres://")
+
+
+def redacted_url(url: str) -> str:
+    """`url` with the password of its user part (`user:secret@`) replaced by `********`, and
+    a `password=` query parameter too; for logs and `check-config`."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    authority, slash, tail = rest.partition("/")
+    userinfo, at, host = authority.rpartition("@")
+    if at and ":" in userinfo:
+        authority = userinfo.split(":", 1)[0] + ":********@" + host
+    path, question, query = tail.partition("?")
+    if question:
+        params = [
+            "password=********" if item.lower().startswith("password=") else item
+            for item in query.split("&")
+        ]
+        tail = path + "?" + "&".join(params)
+    return f"{scheme}://{authority}{slash}{tail}"
 
 
 def _cpu_count() -> int:
@@ -49,6 +70,16 @@ class Config:
     port: int = field(default=3000, metadata={"help": "TCP port (0 picks a free port)"})
     data_dir: Path = field(
         default=Path("./data"), metadata={"help": "state, records and api_key.txt live here"}
+    )
+    state_url: str = field(
+        default="",
+        metadata={
+            "help": "postgresql://user:pass@host:port/db puts the control-plane state (functions, "
+            "env, KV, tokens, sessions) on PostgreSQL; empty = SQLite in data_dir"
+        },
+    )
+    state_pool_size: int = field(
+        default=4, metadata={"help": "PostgreSQL connections (threads) of the daemon, 1..64"}
     )
     api_key: str = field(
         default="", metadata={"help": "admin key; empty = api_key.txt or a generated key"}
@@ -203,6 +234,7 @@ def _validate(
         ),
         ("records_memory_mb", cfg.records_memory_mb >= 16, "must be >= 16"),
         ("records_threads", 1 <= cfg.records_threads <= 64, "must be between 1 and 64"),
+        ("state_pool_size", 1 <= cfg.state_pool_size <= 64, "must be between 1 and 64"),
         ("function_max_workers", cfg.function_max_workers >= 0, "must be >= 0"),
         ("log_format", cfg.log_format in ("text", "json"), "must be text or json"),
         ("sink_batch_rows", cfg.sink_batch_rows >= 1, "must be >= 1"),
@@ -220,6 +252,12 @@ def _validate(
                 f"invalid value for {name} ({env_name(name)}): {value!r} {rule}"
                 + _describe_source(name, sources, file)
             )
+    if cfg.state_url and not cfg.state_url.startswith(STATE_URL_SCHEMES):
+        raise ConfigError(
+            f"invalid value for state_url ({env_name('state_url')}): "
+            f"{redacted_url(cfg.state_url)!r} must be a postgresql:// or postgres:// URL "
+            "(leave it empty for SQLite in data_dir)" + _describe_source("state_url", sources, file)
+        )
     if cfg.timezone:
         from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 

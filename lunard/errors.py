@@ -34,6 +34,9 @@ reason:
   real error); read only by `stop_status`, never crosses HTTP.
 - `transactions.SchemaTooNew`: raised while opening a database; the sink and the state store
   turn it into a `DataDirError` with advice.
+- `state.errors.StateError`: a state database driver's failure (sqlite3 or psycopg), neutral
+  across backends; callers that expect one catch it (the scheduler logs and retries), any
+  other reaches the recovery layer as a logged 500, like the `sqlite3.Error` it replaces.
 - `cron.CronError` (ValueError): the cron parser's result, caught right where it is called
   (the functions API answers `BadRequest`, the scheduler logs and skips the schedule).
 - `gojson.UnsupportedValue`, `gojson.DecodeError` (ValueError): the Go-compatible JSON codec's
@@ -42,7 +45,10 @@ reason:
 - `records.sql_sandbox.QueryError`: an ad-hoc SQL query's failure with its `kind`; the
   analytics API maps each kind to its status.
 - `records.sql_runner._TooBig` (ValueError): internal control flow in the sandbox protocol.
-- `records.cli.CliError`, `backup_cli.CliError`: offline commands; printed with exit code 1.
+- `records.cli.CliError`, `backup_cli.CliError`, `migrate_state.MigrateError`: offline
+  commands; printed with exit code 1.
+- `golang.AtoiError` (ValueError): Go's strconv.Atoi failure text, turned by its callers into
+  a `BadRequest` (version numbers) or a `CronError`.
 - `client.errors.ClientError` and its subclasses (`ConnectionFailed`, `ApiError`,
   `BadResponse`, `LoginFailed`, `ConfigFileError`): the `lunar` client's click exceptions,
   in another process.
@@ -52,7 +58,7 @@ reason:
   `worker.modules.errors.HostError` / `ArgumentError` (a host call fails with the Lua error
   text), `worker.modules.outbound.OutboundError` / `RequestError` / `TransportError` /
   `BodyError`, `worker.modules.ai.ChatError`, `worker.modules.email.SendError` (the `err`
-  Lua receives), `worker.modules.gotime.ParseError` and `_Bad`, `worker.modules.url.URLError`
+  Lua receives), `worker.modules.gotime_parse.ParseError` and `_Bad`, `worker.modules.url.URLError`
   (Go's messages), `worker.runtime._ExecutionError` (the handler's result cannot be
   converted).
 """

@@ -83,7 +83,7 @@ class Pool:
         workers: int,
         queue_size: int,
         runtime_dir: Path,
-        state_path: Path,
+        state_path: Path | str,
         worker_address_space_mb: int,
         records: trio.MemorySendChannel[RecordWrite],
         function_max_workers: int = 0,
@@ -103,7 +103,8 @@ class Pool:
         )
         self._workers = workers
         self._runtime_dir = runtime_dir
-        self._state_path = state_path
+        # Handed to each worker as `--state`: the SQLite file, or the PostgreSQL URL.
+        self._state_location = str(state_path)
         self._address_space_mb = worker_address_space_mb
         self._records = records
         self._start_timeout_s = start_timeout_s
@@ -376,7 +377,7 @@ class Pool:
             "--address",
             f"ipc://{path}",
             "--state",
-            str(self._state_path),
+            self._state_location,
             "--address-space-mb",
             str(self._address_space_mb),
         ]

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import math
-import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from lunard.errors import Overloaded
 from lunard.jobs import PoolInbox, Run, start_run
 from lunard.messages import HttpEvent, ScheduleChanged
 from lunard.state.db import StateStore
+from lunard.state.errors import StateError
 from lunard.state.runtime import RuntimeTarget, load_target
 from lunard.state.schedules import load_schedule, load_schedules
 
@@ -188,7 +188,7 @@ class Scheduler:
         """Re-read one function's schedule and add, move or remove its entry."""
         try:
             schedule = self._state.read(lambda conn: load_schedule(conn, function_id))
-        except sqlite3.Error:
+        except StateError:
             log.exception("Failed to refresh cron schedule function_id=%s", function_id)
             return
         had = self._entries.pop(function_id, None) is not None
@@ -212,7 +212,7 @@ class Scheduler:
         """Start one scheduled run unless something says it must be skipped."""
         try:
             target = self._state.read(lambda conn: load_target(conn, function_id))
-        except sqlite3.Error:
+        except StateError:
             log.exception("Cron run skipped: cannot read function function_id=%s", function_id)
             return
         if target is None or target.disabled:

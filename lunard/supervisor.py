@@ -300,7 +300,7 @@ async def _serve(
         workers=config.workers,
         queue_size=config.queue_size,
         runtime_dir=runtime_dir,
-        state_path=state.path,
+        state_path=state.location,
         worker_address_space_mb=config.worker_address_space_mb,
         records=records.writes,
         function_max_workers=config.function_max_workers,
@@ -330,7 +330,7 @@ async def _serve(
     log.info(
         "lunard ready url=%s data_dir=%s execution_timeout=%ss workers=%d durability=%s",
         url,
-        state.path.parent,
+        config.data_dir.resolve(),
         config.timeout_seconds,
         config.workers,
         config.durability,
@@ -354,7 +354,7 @@ async def _run_actors(
     data_dir = prepare_data_dir(config.data_dir)
     api_key = resolve_api_key(data_dir, config.api_key)
     with ExitStack() as stack:
-        state = StateStore.open(data_dir)
+        state = StateStore.open(data_dir, config.state_url, pool_size=config.state_pool_size)
         stack.callback(state.close)
         runtime_dir = _runtime_dir(config, environ, stack)
         listen_fd = inherited_socket_fd(environ)

@@ -15,6 +15,9 @@ import pytest
 from lunard.state import StateStore
 from tests.daemon import Daemon, start_daemon
 
+# `pg_server` / `pg_url`: a throwaway PostgreSQL for the state-backend tests (tests/pg.py).
+pytest_plugins = ["tests.pg"]
+
 
 @pytest.fixture(scope="module")
 def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:

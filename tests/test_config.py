@@ -172,9 +172,10 @@ def test_sources_default_file_env_flag(tmp_path: Path) -> None:
     assert sources["log_format"] == "file"
     assert sources["queue_size"] == "default"  # a None flag is "not given"
     assert set(sources) == {f.name for f in fields(Config)}
-    assert load_config(file=config_file, environ={}) == load_config_with_sources(
-        file=config_file, environ={}
-    )[0]
+    assert (
+        load_config(file=config_file, environ={})
+        == load_config_with_sources(file=config_file, environ={})[0]
+    )
 
 
 @pytest.mark.parametrize(
@@ -214,3 +215,61 @@ def test_the_shipped_config_file_lists_drain_delay_with_its_default() -> None:
     text = shipped.read_text()
     assert f"# drain_delay = {Config().drain_delay}" in text
     assert load_config(file=shipped, environ={}) == load_config(environ={})
+
+
+# --------------------------------------------------------------------------- state backend
+
+
+def test_state_url_defaults_to_sqlite_and_reads_its_env() -> None:
+    cfg = load_config(environ={})
+    assert cfg.state_url == "" and cfg.state_pool_size == 4
+    url = "postgresql://lunard@db.internal:5432/lunard"
+    cfg = load_config(environ={"LUNARD_STATE_URL": url, "LUNARD_STATE_POOL_SIZE": "8"})
+    assert cfg.state_url == url and cfg.state_pool_size == 8
+    assert load_config(environ={"LUNARD_STATE_URL": "postgres://x@y/z"}).state_url.startswith(
+        "postgres://"
+    )
+
+
+@pytest.mark.parametrize(
+    "url", ["sqlite:///data/lunard.db", "mysql://u@h/db", "db.internal:5432", "http://x"]
+)
+def test_state_url_must_be_postgresql(url: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(environ={"LUNARD_STATE_URL": url})
+    message = str(caught.value)
+    assert "state_url (LUNARD_STATE_URL)" in message
+    assert "postgresql:// or postgres://" in message and "(from environment)" in message
+
+
+def test_a_refused_state_url_does_not_echo_its_password() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(environ={"LUNARD_STATE_URL": "mysql://user:hunter2@h/db"})
+    assert "hunter2" not in str(caught.value) and "user:********@h" in str(caught.value)
+
+
+@pytest.mark.parametrize("value", ["0", "65", "-1"])
+def test_state_pool_size_is_between_1_and_64(value: str) -> None:
+    with pytest.raises(ConfigError, match=r"state_pool_size \(LUNARD_STATE_POOL_SIZE\).*1 and 64"):
+        load_config(environ={"LUNARD_STATE_POOL_SIZE": value})
+
+
+def test_check_config_masks_the_state_url_password() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LUNARD_")}
+    env["LUNARD_STATE_URL"] = "postgresql://lunard:s3cret@db:5432/lunard?password=s3cret"
+    for args in ([], ["--json"]):
+        result = subprocess.run(
+            [sys.executable, "-m", "lunard", "check-config", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
+        assert result.returncode == 0, result.stderr
+        assert "s3cret" not in result.stdout
+        assert "postgresql://lunard:********@db:5432/lunard?password=********" in result.stdout
+
+
+def test_the_shipped_config_file_documents_the_state_settings() -> None:
+    shipped = (Path(__file__).resolve().parent.parent / "config" / "lunard.toml").read_text()
+    assert 'state_url = ""' in shipped and "state_pool_size = 4" in shipped

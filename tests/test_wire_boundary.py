@@ -7,7 +7,6 @@ from __future__ import annotations
 import subprocess
 import sys
 
-
 HEAVY = ("trio", "duckdb", "pyarrow", "quart", "httpx", "click", "rich", "psycopg")
 
 

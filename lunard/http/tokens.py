@@ -3,8 +3,6 @@ device flow; there is no create, un-revoke or delete."""
 
 from __future__ import annotations
 
-import sqlite3
-
 from quart import Blueprint, Response
 
 from lunard.errors import InternalError, NotFound
@@ -12,6 +10,7 @@ from lunard.http.auth import require_auth
 from lunard.http.deps import deps
 from lunard.http.responses import json_response
 from lunard.state import tokens
+from lunard.state.errors import StateError
 
 bp = Blueprint("tokens", __name__)
 
@@ -32,7 +31,7 @@ async def revoke_token(token_id: str) -> Response:
     """Revoke a token (idempotent); it keeps being listed with `revoked: true`."""
     try:
         found = await deps().state.call(lambda c: tokens.revoke_token(c, token_id))
-    except sqlite3.Error as exc:
+    except StateError as exc:
         raise InternalError("Failed to revoke token") from exc
     if not found:
         raise NotFound(TOKEN_NOT_FOUND)

@@ -14,7 +14,6 @@ import argparse
 import json
 import os
 import re
-import sqlite3
 import sys
 import time
 from collections.abc import Sequence
@@ -27,7 +26,10 @@ from lunard.errors import LunardError
 from lunard.records import reports, sql_runner
 from lunard.records.instance import SAFE_CONFIG
 from lunard.records.sink import RECORDS_FILE
+from lunard.state.connection import read_file
 from lunard.state.db import STATE_FILE
+from lunard.state.errors import StateError
+from lunard.state.functions import function_names
 
 EXPORT_TABLES = {
     "executions": "created_at, id",
@@ -134,12 +136,8 @@ def _function_names(data_dir: Path) -> dict[str, str]:
     if not path.is_file():
         return {}
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        try:
-            return {row[0]: row[1] for row in conn.execute("SELECT id, name FROM functions")}
-        finally:
-            conn.close()
-    except sqlite3.Error:
+        return read_file(path, function_names)
+    except StateError:
         return {}  # names are a nicety; the records alone answer the question
 
 

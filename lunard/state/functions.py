@@ -1,13 +1,15 @@
 """Functions, versions, env vars and KV in the state database (platform §3.3).
 
-Pure functions over a `sqlite3.Connection`; `StateStore.call` runs each in one transaction,
-so a raised exception leaves nothing half-written. Rows become the API's JSON shapes
-(http-api §3.1–3.2) here, with "omit if null" fields left out.
+Pure functions over a state `Conn` (SQLite or PostgreSQL, SQL picked per dialect with
+`Sql`); `StateStore.call` runs each in one transaction, so a raised exception leaves
+nothing half-written. On PostgreSQL env and KV are BYTEA: written as bytes, read back as
+text (`dialect.shown`: invalid UTF-8 as U+FFFD) on both backends. Rows become the
+API's JSON shapes (http-api §3.1–3.2) here, with "omit if null" fields left out. The SQL
+is in `function_sql`.
 """
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -15,6 +17,8 @@ from typing import Any
 
 from lunard.errors import BadRequest, InternalError, NotFound
 from lunard.ids import new_id, version_id
+from lunard.state import function_sql as sql
+from lunard.state.dialect import Conn, is_postgres, placeholder, shown, stored
 from lunard.validation import FunctionUpdate
 
 GLOBAL_SCOPE = ""  # the global KV namespace's function id
@@ -61,7 +65,7 @@ class ConcurrencyLimit:
 # --------------------------------------------------------------------------- JSON shapes
 
 
-def version_json(row: sqlite3.Row) -> dict[str, Any]:
+def version_json(row: Any) -> dict[str, Any]:
     """A FunctionVersion; `created_by` omitted when null."""
     data: dict[str, Any] = {
         "id": row["id"],
@@ -77,7 +81,7 @@ def version_json(row: sqlite3.Row) -> dict[str, Any]:
 
 
 def function_json(
-    row: sqlite3.Row,
+    row: Any,
     active: dict[str, Any] | None,
     *,
     env_vars: dict[str, str] | None = None,
@@ -107,14 +111,11 @@ def function_json(
 # --------------------------------------------------------------------------- lookups
 
 
-def function_row(conn: sqlite3.Connection, function_id: str) -> sqlite3.Row | None:
-    row: sqlite3.Row | None = conn.execute(
-        "SELECT * FROM functions WHERE id = ?", (function_id,)
-    ).fetchone()
-    return row
+def function_row(conn: Conn, function_id: str) -> Any:
+    return conn.execute(sql.FUNCTION.of(conn), (function_id,)).fetchone()
 
 
-def require_function(conn: sqlite3.Connection, function_id: str) -> sqlite3.Row:
+def require_function(conn: Conn, function_id: str) -> Any:
     """The function's row, or NotFound `Function not found`."""
     row = function_row(conn, function_id)
     if row is None:
@@ -122,37 +123,30 @@ def require_function(conn: sqlite3.Connection, function_id: str) -> sqlite3.Row:
     return row
 
 
-def active_version(conn: sqlite3.Connection, function_id: str) -> dict[str, Any] | None:
+def active_version(conn: Conn, function_id: str) -> dict[str, Any] | None:
     """The function's active FunctionVersion, or None."""
-    row = conn.execute(
-        "SELECT * FROM function_versions WHERE function_id = ? AND is_active = 1 "
-        "ORDER BY version DESC LIMIT 1",
-        (function_id,),
-    ).fetchone()
+    row = conn.execute(sql.ACTIVE_VERSION.of(conn), (function_id,)).fetchone()
     return version_json(row) if row is not None else None
 
 
-def env_vars(conn: sqlite3.Connection, function_id: str) -> dict[str, str]:
-    """All env vars of a function, by key."""
-    rows = conn.execute(
-        "SELECT key, value FROM env_vars WHERE function_id = ? ORDER BY key", (function_id,)
-    )
-    return {row["key"]: row["value"] for row in rows}
+def env_vars(conn: Conn, function_id: str) -> dict[str, str]:
+    """All env vars of a function, by key, as text (invalid UTF-8 shown as U+FFFD)."""
+    rows = conn.execute(sql.ENV_VARS.of(conn), (function_id,))
+    return {shown(row["key"]): shown(row["value"]) for row in rows}
 
 
-def kv_entries(conn: sqlite3.Connection, scope: str) -> dict[str, str]:
-    """All KV entries of a scope (a function id, or GLOBAL_SCOPE)."""
-    rows = conn.execute(
-        "SELECT key, value FROM kv_store WHERE function_id = ? ORDER BY key", (scope,)
-    )
-    return {row["key"]: row["value"] for row in rows}
+def kv_entries(conn: Conn, scope: str) -> dict[str, str]:
+    """All KV entries of a scope (a function id, or GLOBAL_SCOPE), as text: a value a worker
+    stored with invalid UTF-8 is shown with U+FFFD (it stays intact in the store)."""
+    rows = conn.execute(sql.KV_ENTRIES.of(conn), (scope,))
+    return {shown(row["key"]): shown(row["value"]) for row in rows}
 
 
 # --------------------------------------------------------------------------- functions
 
 
 def create_function(
-    conn: sqlite3.Connection,
+    conn: Conn,
     name: str,
     description: str | None,
     code: str,
@@ -162,34 +156,26 @@ def create_function(
     now = _now()
     function_id = new_id(now)
     conn.execute(
-        "INSERT INTO functions (id, name, description, created_at, updated_at, max_concurrency) "
-        "VALUES (?, ?, ?, ?, ?, ?)",
+        sql.INSERT_FUNCTION.of(conn),
         (function_id, name, description, now, now, max_concurrency),
     )
     version = create_version(conn, function_id, code, now)
     return function_json(require_function(conn, function_id), version)
 
 
-def list_functions(
-    conn: sqlite3.Connection, limit: int, offset: int
-) -> tuple[list[dict[str, Any]], int]:
+def list_functions(conn: Conn, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
     """One page of functions, newest first, with their active versions; and the total."""
     total = int(conn.execute("SELECT COUNT(*) FROM functions").fetchone()[0])
-    rows = conn.execute(
-        "SELECT * FROM functions ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?",
-        (limit, offset),
-    ).fetchall()
+    rows = conn.execute(sql.FUNCTION_PAGE.of(conn), (limit, offset)).fetchall()
     active = _active_versions(conn, [row["id"] for row in rows])
     return [function_json(row, active.get(row["id"])) for row in rows], total
 
 
-def _active_versions(
-    conn: sqlite3.Connection, function_ids: Sequence[str]
-) -> dict[str, dict[str, Any]]:
+def _active_versions(conn: Conn, function_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
     """Active versions of several functions in one query, by function id."""
     if not function_ids:
         return {}
-    marks = ",".join("?" * len(function_ids))
+    marks = ",".join([placeholder(conn)] * len(function_ids))
     rows = conn.execute(
         f"SELECT * FROM function_versions WHERE is_active = 1 AND function_id IN ({marks})",
         tuple(function_ids),
@@ -197,7 +183,7 @@ def _active_versions(
     return {row["function_id"]: version_json(row) for row in rows}
 
 
-def get_function(conn: sqlite3.Connection, function_id: str) -> dict[str, Any]:
+def get_function(conn: Conn, function_id: str) -> dict[str, Any]:
     """The full view of one function: env vars and both KV scopes included.
 
     NotFound for an unknown id; InternalError `No active version found` without one.
@@ -216,7 +202,7 @@ def get_function(conn: sqlite3.Connection, function_id: str) -> dict[str, Any]:
 
 
 def update_function(
-    conn: sqlite3.Connection,
+    conn: Conn,
     function_id: str,
     update: FunctionUpdate,
     limit: ConcurrencyLimit | None = None,
@@ -237,10 +223,11 @@ def update_function(
     if not metadata:
         return
     columns = [name for name in _UPDATABLE_COLUMNS if name in metadata]
-    assignments = ", ".join(f"{name} = ?" for name in columns)
+    mark = placeholder(conn)
+    assignments = ", ".join(f"{name} = {mark}" for name in columns)
     values = [_column_value(metadata[name]) for name in columns]
     conn.execute(
-        f"UPDATE functions SET {assignments}, updated_at = ? WHERE id = ?",
+        f"UPDATE functions SET {assignments}, updated_at = {mark} WHERE id = {mark}",
         (*values, _now(), function_id),
     )
 
@@ -249,14 +236,14 @@ def _column_value(value: object) -> object:
     return int(value) if isinstance(value, bool) else value
 
 
-def delete_function(conn: sqlite3.Connection, function_id: str) -> None:
+def delete_function(conn: Conn, function_id: str) -> None:
     """Delete a function and (by cascade) its versions; env and KV stay, like upstream."""
-    cursor = conn.execute("DELETE FROM functions WHERE id = ?", (function_id,))
+    cursor = conn.execute(sql.DELETE_FUNCTION.of(conn), (function_id,))
     if cursor.rowcount == 0:
         raise NotFound(FUNCTION_NOT_FOUND)
 
 
-def schedule_of(conn: sqlite3.Connection, function_id: str) -> tuple[str | None, str | None]:
+def schedule_of(conn: Conn, function_id: str) -> tuple[str | None, str | None]:
     """`(cron_schedule, cron_status)` of a function; NotFound for an unknown id."""
     row = require_function(conn, function_id)
     return row["cron_schedule"], row["cron_status"]
@@ -265,21 +252,19 @@ def schedule_of(conn: sqlite3.Connection, function_id: str) -> tuple[str | None,
 # --------------------------------------------------------------------------- env and KV
 
 
-def replace_env(
-    conn: sqlite3.Connection, function_id: str, values: Mapping[str, str]
-) -> dict[str, Any] | None:
+def replace_env(conn: Conn, function_id: str, values: Mapping[str, str]) -> dict[str, Any] | None:
     """Make the function's env vars exactly `values`; return the active version (or None)."""
     require_function(conn, function_id)
-    conn.execute("DELETE FROM env_vars WHERE function_id = ?", (function_id,))
+    conn.execute(sql.DELETE_ENV.of(conn), (function_id,))
     conn.executemany(
-        "INSERT INTO env_vars (function_id, key, value) VALUES (?, ?, ?)",
-        [(function_id, key, value) for key, value in values.items()],
+        sql.INSERT_ENV.of(conn),
+        [(function_id, stored(conn, key), stored(conn, value)) for key, value in values.items()],
     )
     return active_version(conn, function_id)
 
 
 def replace_kv(
-    conn: sqlite3.Connection,
+    conn: Conn,
     function_id: str,
     entries: Sequence[tuple[str, str]],
     *,
@@ -291,10 +276,10 @@ def replace_kv(
     """
     require_function(conn, function_id)
     scope = GLOBAL_SCOPE if global_scope else function_id
-    conn.execute("DELETE FROM kv_store WHERE function_id = ?", (scope,))
+    conn.execute(sql.DELETE_KV.of(conn), (scope,))
     conn.executemany(
-        "INSERT OR REPLACE INTO kv_store (function_id, key, value) VALUES (?, ?, ?)",
-        [(scope, key, value) for key, value in entries],
+        sql.UPSERT_KV.of(conn),
+        [(scope, stored(conn, key), stored(conn, value)) for key, value in entries],
     )
     return active_version(conn, function_id)
 
@@ -303,77 +288,61 @@ def replace_kv(
 
 
 def create_version(
-    conn: sqlite3.Connection, function_id: str, code: str, now: int | None = None
+    conn: Conn, function_id: str, code: str, now: int | None = None
 ) -> dict[str, Any]:
     """Insert version max+1 as the only active one; return it."""
-    row = conn.execute(
-        "SELECT COALESCE(MAX(version), 0) FROM function_versions WHERE function_id = ?",
-        (function_id,),
-    ).fetchone()
+    if is_postgres(conn):
+        # Serialize version numbering per function (SQLite's BEGIN IMMEDIATE does it there).
+        conn.execute("SELECT id FROM functions WHERE id = %s FOR UPDATE", (function_id,))
+    row = conn.execute(sql.MAX_VERSION.of(conn), (function_id,)).fetchone()
     number = int(row[0]) + 1
-    conn.execute("UPDATE function_versions SET is_active = 0 WHERE function_id = ?", (function_id,))
+    conn.execute(sql.DEACTIVATE.of(conn), (function_id,))
     conn.execute(
-        "INSERT INTO function_versions (id, function_id, version, code, created_at, is_active) "
-        "VALUES (?, ?, ?, ?, ?, 1)",
+        sql.INSERT_VERSION.of(conn),
         (version_id(function_id, number), function_id, number, code, now or _now()),
     )
     return _require_version(conn, function_id, version_id(function_id, number))
 
 
 def list_versions(
-    conn: sqlite3.Connection, function_id: str, limit: int, offset: int
+    conn: Conn, function_id: str, limit: int, offset: int
 ) -> tuple[list[dict[str, Any]], int]:
     """One page of a function's versions, highest first, and the total; NotFound if unknown."""
     require_function(conn, function_id)
-    total = int(
-        conn.execute(
-            "SELECT COUNT(*) FROM function_versions WHERE function_id = ?", (function_id,)
-        ).fetchone()[0]
-    )
-    rows = conn.execute(
-        "SELECT * FROM function_versions WHERE function_id = ? "
-        "ORDER BY version DESC LIMIT ? OFFSET ?",
-        (function_id, limit, offset),
-    )
+    total = int(conn.execute(sql.COUNT_VERSIONS.of(conn), (function_id,)).fetchone()[0])
+    rows = conn.execute(sql.VERSION_PAGE.of(conn), (function_id, limit, offset))
     return [version_json(row) for row in rows], total
 
 
-def version_by_number(
-    conn: sqlite3.Connection, function_id: str, number: int
-) -> dict[str, Any] | None:
+def version_by_number(conn: Conn, function_id: str, number: int) -> dict[str, Any] | None:
     """The version with this number, or None (also for an unknown function)."""
-    row = conn.execute(
-        "SELECT * FROM function_versions WHERE function_id = ? AND version = ?",
-        (function_id, number),
-    ).fetchone()
+    row = conn.execute(sql.VERSION_BY_NUMBER.of(conn), (function_id, number)).fetchone()
     return version_json(row) if row is not None else None
 
 
-def _require_version(conn: sqlite3.Connection, function_id: str, vid: str) -> dict[str, Any]:
+def _require_version(conn: Conn, function_id: str, vid: str) -> dict[str, Any]:
     """The version `vid` if `function_id` owns it (DECISIONS 8), else NotFound."""
-    row = conn.execute(
-        "SELECT * FROM function_versions WHERE id = ? AND function_id = ?", (vid, function_id)
-    ).fetchone()
+    row = conn.execute(sql.VERSION_OF.of(conn), (vid, function_id)).fetchone()
     if row is None:
         raise NotFound(VERSION_NOT_FOUND)
     return version_json(row)
 
 
-def function_names(conn: sqlite3.Connection) -> dict[str, str]:
+def function_names(conn: Conn) -> dict[str, str]:
     """Every function's name by id (the analytics overview labels its rows with them)."""
     return {row["id"]: row["name"] for row in conn.execute("SELECT id, name FROM functions")}
 
 
-def activate_version(conn: sqlite3.Connection, function_id: str, vid: str) -> None:
+def activate_version(conn: Conn, function_id: str, vid: str) -> None:
     """Make `vid` the function's only active version (also when it already is)."""
     _require_version(conn, function_id, vid)
-    conn.execute("UPDATE function_versions SET is_active = 0 WHERE function_id = ?", (function_id,))
-    conn.execute("UPDATE function_versions SET is_active = 1 WHERE id = ?", (vid,))
+    conn.execute(sql.DEACTIVATE.of(conn), (function_id,))
+    conn.execute(sql.ACTIVATE.of(conn), (vid,))
 
 
-def delete_version(conn: sqlite3.Connection, function_id: str, vid: str) -> None:
+def delete_version(conn: Conn, function_id: str, vid: str) -> None:
     """Delete an inactive version; NotFound if missing, BadRequest if it is the active one."""
     version = _require_version(conn, function_id, vid)
     if version["is_active"]:
         raise BadRequest("Cannot delete active version")
-    conn.execute("DELETE FROM function_versions WHERE id = ?", (vid,))
+    conn.execute(sql.DELETE_VERSION.of(conn), (vid,))

@@ -2,19 +2,20 @@
 it back in as a new function (issue 14 part 4).
 
 `PortableFunction` is the validated document; `lunard.http.portable` parses JSON into it.
-Everything here is plain SQL over a `sqlite3.Connection`, run by `StateStore.call` in one
-transaction, so an import that fails leaves nothing behind.
+Everything here is plain SQL over a state `Conn` (per-dialect text), run by
+`StateStore.call` in one transaction, so an import that fails leaves nothing behind.
 """
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from lunard import __version__
 from lunard.ids import new_id, version_id
+from lunard.state.dialect import Conn, Sql, placeholder, stored
+from lunard.state.function_sql import UPSERT_ENV, UPSERT_KV
 from lunard.state.functions import env_vars, kv_entries, require_function
 
 FORMAT_VERSION = 1
@@ -27,6 +28,18 @@ SETTINGS = (
     "max_concurrency",
 )
 _BOOL_SETTINGS = ("disabled", "save_response")
+_VERSIONS = Sql(
+    "SELECT * FROM function_versions WHERE function_id = ? ORDER BY version",
+    "SELECT * FROM function_versions WHERE function_id = %s ORDER BY version",
+)
+_INSERT_VERSION = Sql(
+    "INSERT INTO function_versions "
+    "(id, function_id, version, code, created_at, created_by, is_active) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+    "INSERT INTO function_versions "
+    "(id, function_id, version, code, created_at, created_by, is_active) "
+    "VALUES (%s, %s, %s, %s, %s, %s, %s)",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,9 +65,7 @@ class PortableFunction:
     env_vars: dict[str, str] | None = None
 
 
-def export_function(
-    conn: sqlite3.Connection, function_id: str, *, include_env: bool
-) -> dict[str, Any]:
+def export_function(conn: Conn, function_id: str, *, include_env: bool) -> dict[str, Any]:
     """The function's export document (format 1); NotFound `Function not found` if unknown.
 
     Every setting is written, null ones too, so an import reproduces NULL columns exactly.
@@ -70,10 +81,7 @@ def export_function(
             "created_by": v["created_by"],
             "is_active": bool(v["is_active"]),
         }
-        for v in conn.execute(
-            "SELECT * FROM function_versions WHERE function_id = ? ORDER BY version",
-            (function_id,),
-        )
+        for v in conn.execute(_VERSIONS.of(conn), (function_id,))
     ]
     document: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
@@ -91,7 +99,7 @@ def export_function(
     return document
 
 
-def import_function(conn: sqlite3.Connection, doc: PortableFunction) -> str:
+def import_function(conn: Conn, doc: PortableFunction) -> str:
     """Create a new function from `doc` (new id; versions keep their numbers, code, dates
     and active mark; settings, KV and env vars as given); return the new id."""
     now = int(time.time())
@@ -101,10 +109,11 @@ def import_function(conn: sqlite3.Connection, doc: PortableFunction) -> str:
         for name, value in doc.settings.items()
     }
     columns = ", ".join(SETTINGS)
-    marks = ", ".join("?" * len(SETTINGS))
+    mark = placeholder(conn)
+    marks = ", ".join([mark] * (5 + len(SETTINGS)))
     conn.execute(
         f"INSERT INTO functions (id, name, description, created_at, updated_at, {columns}) "
-        f"VALUES (?, ?, ?, ?, ?, {marks})",
+        f"VALUES ({marks})",
         (
             function_id,
             doc.name,
@@ -115,9 +124,7 @@ def import_function(conn: sqlite3.Connection, doc: PortableFunction) -> str:
         ),
     )
     conn.executemany(
-        "INSERT INTO function_versions "
-        "(id, function_id, version, code, created_at, created_by, is_active) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        _INSERT_VERSION.of(conn),
         [
             (
                 version_id(function_id, v.version),
@@ -134,11 +141,11 @@ def import_function(conn: sqlite3.Connection, doc: PortableFunction) -> str:
     # env and KV rows outlive a deleted function (like upstream); a new id has none, but
     # replace rather than insert so an id reused by chance cannot fail the import.
     conn.executemany(
-        "INSERT OR REPLACE INTO kv_store (function_id, key, value) VALUES (?, ?, ?)",
-        [(function_id, key, value) for key, value in doc.kv.items()],
+        UPSERT_KV.of(conn),
+        [(function_id, stored(conn, k), stored(conn, v)) for k, v in doc.kv.items()],
     )
     conn.executemany(
-        "INSERT OR REPLACE INTO env_vars (function_id, key, value) VALUES (?, ?, ?)",
-        [(function_id, key, value) for key, value in (doc.env_vars or {}).items()],
+        UPSERT_ENV.of(conn),
+        [(function_id, stored(conn, k), stored(conn, v)) for k, v in (doc.env_vars or {}).items()],
     )
     return function_id

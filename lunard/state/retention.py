@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import sqlite3
+from lunard.state.dialect import Conn
 
 DEFAULT_RETENTION_DAYS = 7
 SECONDS_PER_DAY = 86_400
 
 
-def retention_cutoffs(conn: sqlite3.Connection, now: float) -> dict[str, int]:
+def retention_cutoffs(conn: Conn, now: float) -> dict[str, int]:
     """Function id -> Unix second before which its executions are expired.
 
     NULL (or a non-positive value written around the API's validation) means the default of

@@ -2,14 +2,47 @@
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from typing import Any
 
 from lunard.ids import new_id, sha256_hex
+from lunard.state.dialect import Conn, Sql
+
+_INSERT_TOKEN = Sql(
+    "INSERT INTO api_tokens (id, token_hash, name, created_at) VALUES (?, ?, ?, ?)",
+    "INSERT INTO api_tokens (id, token_hash, name, created_at) VALUES (%s, %s, %s, %s)",
+)
+_TOKENS = Sql(
+    "SELECT * FROM api_tokens ORDER BY created_at DESC, rowid DESC",
+    "SELECT * FROM api_tokens ORDER BY created_at DESC, seq DESC",
+)
+_REVOKE = Sql(
+    "UPDATE api_tokens SET revoked = 1 WHERE id = ?",
+    "UPDATE api_tokens SET revoked = 1 WHERE id = %s",
+)
+_USE = Sql(
+    "UPDATE api_tokens SET last_used = ? WHERE token_hash = ? AND revoked = 0",
+    "UPDATE api_tokens SET last_used = %s WHERE token_hash = %s AND revoked = 0",
+)
+_SWEEP_SESSIONS = Sql(
+    "DELETE FROM sessions WHERE expires_at <= ?",
+    "DELETE FROM sessions WHERE expires_at <= %s",
+)
+_INSERT_SESSION = Sql(
+    "INSERT INTO sessions (token_hash, created_at, expires_at) VALUES (?, ?, ?)",
+    "INSERT INTO sessions (token_hash, created_at, expires_at) VALUES (%s, %s, %s)",
+)
+_SESSION = Sql(
+    "SELECT 1 FROM sessions WHERE token_hash = ? AND expires_at > ?",
+    "SELECT 1 FROM sessions WHERE token_hash = %s AND expires_at > %s",
+)
+_DELETE_SESSION = Sql(
+    "DELETE FROM sessions WHERE token_hash = ?",
+    "DELETE FROM sessions WHERE token_hash = %s",
+)
 
 
-def token_json(row: sqlite3.Row) -> dict[str, Any]:
+def token_json(row: Any) -> dict[str, Any]:
     """Public shape of a token: the hash is never serialised; `last_used` omitted if never."""
     data: dict[str, Any] = {
         "id": row["id"],
@@ -22,55 +55,52 @@ def token_json(row: sqlite3.Row) -> dict[str, Any]:
     return data
 
 
-def create_token(conn: sqlite3.Connection, raw: str, name: str) -> str:
+def create_token(conn: Conn, raw: str, name: str) -> str:
     """Store the SHA-256 of `raw` under a new id and return the id."""
     token_id = new_id()
     conn.execute(
-        "INSERT INTO api_tokens (id, token_hash, name, created_at) VALUES (?, ?, ?, ?)",
+        _INSERT_TOKEN.of(conn),
         (token_id, sha256_hex(raw), name, int(time.time())),
     )
     return token_id
 
 
-def list_tokens(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+def list_tokens(conn: Conn) -> list[dict[str, Any]]:
     """All tokens, revoked included, newest first."""
-    rows = conn.execute("SELECT * FROM api_tokens ORDER BY created_at DESC, rowid DESC")
+    rows = conn.execute(_TOKENS.of(conn))
     return [token_json(row) for row in rows]
 
 
-def revoke_token(conn: sqlite3.Connection, token_id: str) -> bool:
+def revoke_token(conn: Conn, token_id: str) -> bool:
     """Mark a token revoked (idempotent); False when the id is unknown."""
-    cur = conn.execute("UPDATE api_tokens SET revoked = 1 WHERE id = ?", (token_id,))
+    cur = conn.execute(_REVOKE.of(conn), (token_id,))
     return cur.rowcount > 0
 
 
-def use_token(conn: sqlite3.Connection, raw: str) -> bool:
+def use_token(conn: Conn, raw: str) -> bool:
     """True if `raw` is a non-revoked token; records its `last_used`."""
     cur = conn.execute(
-        "UPDATE api_tokens SET last_used = ? WHERE token_hash = ? AND revoked = 0",
+        _USE.of(conn),
         (int(time.time()), sha256_hex(raw)),
     )
     return cur.rowcount > 0
 
 
-def create_session(conn: sqlite3.Connection, raw: str, ttl: int) -> None:
+def create_session(conn: Conn, raw: str, ttl: int) -> None:
     """Remember a dashboard session (by hash) until now + ttl; sweep expired ones."""
     now = int(time.time())
-    conn.execute("DELETE FROM sessions WHERE expires_at <= ?", (now,))
+    conn.execute(_SWEEP_SESSIONS.of(conn), (now,))
     conn.execute(
-        "INSERT INTO sessions (token_hash, created_at, expires_at) VALUES (?, ?, ?)",
+        _INSERT_SESSION.of(conn),
         (sha256_hex(raw), now, now + ttl),
     )
 
 
-def session_valid(conn: sqlite3.Connection, raw: str) -> bool:
+def session_valid(conn: Conn, raw: str) -> bool:
     """True while the session exists and has not expired."""
-    row = conn.execute(
-        "SELECT 1 FROM sessions WHERE token_hash = ? AND expires_at > ?",
-        (sha256_hex(raw), int(time.time())),
-    ).fetchone()
+    row = conn.execute(_SESSION.of(conn), (sha256_hex(raw), int(time.time()))).fetchone()
     return row is not None
 
 
-def delete_session(conn: sqlite3.Connection, raw: str) -> None:
-    conn.execute("DELETE FROM sessions WHERE token_hash = ?", (sha256_hex(raw),))
+def delete_session(conn: Conn, raw: str) -> None:
+    conn.execute(_DELETE_SESSION.of(conn), (sha256_hex(raw),))

@@ -7,10 +7,10 @@ AI/email calls) to it, and the runtime ships that back to the pool in the JobRes
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from dataclasses import dataclass, field
 
+from lunard.state.dialect import Conn
 from lunard.wire import AIRequestRow, EmailRequestRow, JobLimits, JobLog
 from lunard.worker.http_client import OutboundClient
 
@@ -19,8 +19,8 @@ from lunard.worker.http_client import OutboundClient
 class HostContext:
     """Per-execution facts and sinks shared by the host modules.
 
-    - `state`: a connection to the state SQLite file (KV lives there; the worker keeps one
-      connection for its whole life).
+    - `state`: the worker's connection to the state (SQLite file or PostgreSQL; KV and env
+      live there; the worker keeps one connection for its whole life).
     - `env`: the function's env vars at dispatch time; `env.set/delete` update it and the
       store.
     - `deadline`: `time.monotonic()` instant past which the execution has timed out; outbound
@@ -33,7 +33,7 @@ class HostContext:
     version: str
     base_url: str
     env: dict[str, str]
-    state: sqlite3.Connection
+    state: Conn
     deadline: float
     limits: JobLimits
     logs: list[JobLog] = field(default_factory=list)

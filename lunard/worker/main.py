@@ -1,4 +1,8 @@
-"""The worker process: `python -m lunard.worker --address ipc:///path --state /path/lunard.db`.
+"""The worker process: `python -m lunard.worker --address ipc:///path --state LOCATION`.
+
+LOCATION is the state SQLite file (`/path/lunard.db`) or a PostgreSQL URL (`state_url`):
+one connection for the worker's life either way, in autocommit mode on PostgreSQL (psycopg
+is imported only then; trio never is).
 
 One process runs one execution at a time. It binds a Rep0 socket at `--address`, prints
 `ready` on stdout (the pool waits for that line before it dials), then loops: receive a
@@ -24,7 +28,6 @@ import logging
 import os
 import resource
 import signal
-import sqlite3
 import sys
 import time
 from collections.abc import Sequence
@@ -33,7 +36,8 @@ from types import TracebackType
 import msgspec
 import pynng
 
-from lunard.state.connection import connect
+from lunard.state.connection import connect_location
+from lunard.state.dialect import Conn
 from lunard.wire import READY_LINE, WIRE_ENCODER, Job, JobLog, JobResult, job_decoder
 from lunard.worker.http_client import OutboundClient
 from lunard.worker.runtime import PreparedState, prepare_state, run_job
@@ -48,7 +52,7 @@ PARENT_CHECK_MS = 1000
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m lunard.worker")
     parser.add_argument("--address", required=True, help="nng address to listen on")
-    parser.add_argument("--state", required=True, help="path of the state SQLite file")
+    parser.add_argument("--state", required=True, help="state SQLite file, or a postgresql:// URL")
     parser.add_argument(
         "--address-space-mb", type=int, default=0, help="RLIMIT_AS in MiB (0: no limit)"
     )
@@ -76,7 +80,7 @@ def _error_result(execution_id: str, message: str) -> bytes:
 def handle(
     raw: bytes,
     decoder: msgspec.msgpack.Decoder[Job],
-    state: sqlite3.Connection,
+    state: Conn,
     outbound: OutboundClient | None = None,
     prepared: PreparedState | None = None,
 ) -> bytes:
@@ -95,7 +99,7 @@ def handle(
         return _error_result(job.execution_id, f"internal error in the worker: {exc!r}")
 
 
-def serve(address: str, state: sqlite3.Connection, outbound: OutboundClient) -> None:
+def serve(address: str, state: Conn, outbound: OutboundClient) -> None:
     """Answer jobs on `address` until the parent process goes away."""
     decoder = job_decoder()
     parent = os.getppid()
@@ -190,7 +194,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _configure_logging()
     _limit_address_space(args.address_space_mb)
-    state = connect(args.state)
+    state = connect_location(args.state)
     outbound = OutboundClient()
     try:
         serve(args.address, state, outbound)

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import binascii
 import math
-import sqlite3
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -35,6 +34,7 @@ from typing import Any
 from lupa import luajit21
 
 from lunard.masking import mask_log_message, masked_event
+from lunard.state.dialect import Conn
 from lunard.wire import DEFAULT_TIMEOUT_S, Job, JobLog, JobResponse, JobResult
 from lunard.worker import sandbox
 from lunard.worker.enhancer import HANDLER_PREFIX, LOAD_PREFIX, enhance
@@ -200,7 +200,7 @@ def _run_lua(job: Job, host: HostContext, prepared: PreparedState) -> JobRespons
 
 def run_job(
     job: Job,
-    state: sqlite3.Connection,
+    state: Conn,
     outbound: OutboundClient | None = None,
     prepared: PreparedState | None = None,
 ) -> JobResult:

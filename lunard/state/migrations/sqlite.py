@@ -1,4 +1,6 @@
-"""Versioned schema migrations. Append only: a released migration never changes."""
+"""The SQLite state schema's migrations. Append only: a released migration never changes.
+
+Every version has its twin in `postgres.py` (same number, same meaning)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,142 @@
+"""The PostgreSQL state schema's migrations: the twins of `sqlite.py`, version for version.
+
+Append only, like the SQLite list. The deliberate differences (scale-out design §2.2):
+- `seq BIGINT GENERATED ALWAYS AS IDENTITY` on `functions` and `api_tokens`, the tie-break
+  order SQLite gets from `rowid`;
+- env and KV keys and values are `BYTEA`: Lua strings may hold NUL and invalid UTF-8, which
+  PostgreSQL `text` refuses (the API layer decodes them like SQLite's TEXT/BLOB mix);
+- Unix times are `BIGINT`; booleans stay `INTEGER` 0/1, so the row-to-JSON code is shared.
+
+`migrate` applies the pending ones in one transaction under `pg_advisory_xact_lock`, so N
+nodes starting at once never race (the lock is transaction-scoped: fine behind PgBouncer).
+No statement here may contain a `;` other than as a separator (they are split on it).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from lunard.transactions import SchemaTooNew
+
+log = logging.getLogger(__name__)
+
+# pg_advisory_xact_lock key of the state migrations ("lunard" in ASCII, as an integer).
+MIGRATION_LOCK = 0x6C756E617264
+
+MIGRATIONS: list[tuple[int, str]] = [
+    (
+        1,
+        """
+        CREATE TABLE functions (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            description TEXT,
+            created_at BIGINT NOT NULL,
+            updated_at BIGINT NOT NULL,
+            disabled INTEGER NOT NULL DEFAULT 0,
+            retention_days INTEGER,
+            cron_schedule TEXT,
+            cron_status TEXT DEFAULT 'paused',
+            save_response INTEGER NOT NULL DEFAULT 0,
+            seq BIGINT GENERATED ALWAYS AS IDENTITY
+        );
+        CREATE INDEX idx_functions_disabled ON functions(disabled);
+        CREATE INDEX idx_functions_created_at ON functions(created_at);
+
+        CREATE TABLE function_versions (
+            id TEXT PRIMARY KEY,
+            function_id TEXT NOT NULL REFERENCES functions(id) ON DELETE CASCADE,
+            version INTEGER NOT NULL,
+            code TEXT NOT NULL,
+            created_at BIGINT NOT NULL,
+            created_by TEXT,
+            is_active INTEGER NOT NULL DEFAULT 0,
+            UNIQUE (function_id, version)
+        );
+        CREATE INDEX idx_function_versions_function_id ON function_versions(function_id);
+        CREATE INDEX idx_function_versions_active ON function_versions(function_id, is_active);
+
+        -- env and KV have no foreign key, like upstream: they survive a function's deletion.
+        CREATE TABLE env_vars (
+            function_id TEXT NOT NULL,
+            key BYTEA NOT NULL,
+            value BYTEA NOT NULL,
+            PRIMARY KEY (function_id, key)
+        );
+
+        -- The global KV namespace is function_id = ''.
+        CREATE TABLE kv_store (
+            function_id TEXT NOT NULL,
+            key BYTEA NOT NULL,
+            value BYTEA NOT NULL,
+            PRIMARY KEY (function_id, key)
+        );
+
+        CREATE TABLE api_tokens (
+            id TEXT PRIMARY KEY,
+            token_hash TEXT NOT NULL UNIQUE,
+            name TEXT NOT NULL,
+            created_at BIGINT NOT NULL,
+            last_used BIGINT,
+            revoked INTEGER NOT NULL DEFAULT 0,
+            seq BIGINT GENERATED ALWAYS AS IDENTITY
+        );
+
+        -- Dashboard sessions (DECISIONS 7): the cookie holds an opaque token, we keep its hash.
+        CREATE TABLE sessions (
+            token_hash TEXT PRIMARY KEY,
+            created_at BIGINT NOT NULL,
+            expires_at BIGINT NOT NULL
+        )
+        """,
+    ),
+    (
+        2,
+        """
+        -- DECISIONS 17: a function's own cap on the workers its calls hold at once
+        -- (NULL: none, 0: its runs are refused).
+        ALTER TABLE functions ADD COLUMN max_concurrency INTEGER
+        """,
+    ),
+]
+
+
+def schema_version(conn: Any) -> int:
+    """The applied version (0 for an empty database); `conn` is a raw psycopg connection."""
+    row = conn.execute("SELECT to_regclass('schema_migrations') IS NOT NULL").fetchone()
+    if not row[0]:
+        return 0
+    row = conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").fetchone()
+    return int(row[0])
+
+
+def migrate(conn: Any) -> int:
+    """Apply the pending migrations on a raw (non-autocommit) psycopg connection, in one
+    transaction under the advisory lock; return the version. Raises `SchemaTooNew`."""
+    known = max(version for version, _ in MIGRATIONS)
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations "
+            "(version INTEGER NOT NULL, applied_at BIGINT NOT NULL)"
+        )
+        current = schema_version(conn)
+        if current > known:
+            raise SchemaTooNew(
+                f"state database is at schema version {current}, newer than this lunard ({known})"
+            )
+        for version, sql in MIGRATIONS:
+            if version <= current:
+                continue
+            for statement in sql.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute(
+                "INSERT INTO schema_migrations (version, applied_at) VALUES (%s, %s)",
+                (version, int(time.time())),
+            )
+            log.info("applied state database migration %d (PostgreSQL)", version)
+            current = version
+    return current

@@ -1,0 +1,1 @@
+"""The state backend contract: every test runs on SQLite and on PostgreSQL."""
