@@ -1,4 +1,4 @@
-"""One way to run a transaction and one migration runner, for SQLite and DuckDB alike.
+"""One way to run a transaction and one migration runner, for SQLite, DuckDB and PostgreSQL.
 
 Both drivers' connections have `execute(sql, parameters)`; that is all this needs. Trio-free
 (workers open the state file too).
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
@@ -42,10 +42,15 @@ def migrate(
     applied_at_type: str,
     record: Callable[[int], tuple[str, Sequence[Any]]],
     begin: str = "BEGIN TRANSACTION",
+    step: Callable[[], AbstractContextManager[Any]] | None = None,
 ) -> int:
     """Apply the pending `(version, sql)` migrations in order, each in its own transaction,
     and return the schema version. `record(version)` gives the statement that notes a
     version as applied. Raises `SchemaTooNew` when the database is ahead of `migrations`.
+
+    `step` opens each version's transaction (default: `transaction(conn, begin)`); a caller
+    that runs the whole migration in one transaction of its own (PostgreSQL, under an
+    advisory lock) passes `contextlib.nullcontext`.
     """
     conn.execute(
         "CREATE TABLE IF NOT EXISTS schema_migrations "
@@ -61,7 +66,7 @@ def migrate(
     for version, sql in migrations:
         if version <= current:
             continue
-        with transaction(conn, begin):
+        with transaction(conn, begin) if step is None else step():
             # One statement at a time: sqlite3's execute takes only one.
             for statement in sql.split(";"):
                 if statement.strip():

@@ -6,7 +6,8 @@ by id through a function that does not own it is 404 `Version not found` (DECISI
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from quart import Blueprint, Response
 
@@ -22,12 +23,18 @@ from lunard.state import functions as store
 from lunard.state.runtime import function_exists
 
 bp = Blueprint("versions", __name__)
+T = TypeVar("T")
 
 
-def _known(conn: Any, function_id: str) -> None:
-    """404 `Function not found` unless the function exists (in the caller's transaction)."""
-    if not function_exists(conn, function_id):
-        raise NotFound("Function not found")
+async def _on_known(function_id: str, fn: Callable[[Any], T]) -> T:
+    """`fn(conn)` in one state transaction, after a 404 `Function not found` check."""
+
+    def run(conn: Any) -> T:
+        if not function_exists(conn, function_id):
+            raise NotFound("Function not found")
+        return fn(conn)
+
+    return await deps().state.call(run)
 
 
 def version_number(raw: str, error: str) -> int:
@@ -54,12 +61,9 @@ async def list_versions(function_id: str) -> Response:
 async def get_version(function_id: str, raw_number: str) -> Response:
     """One version by its number."""
     number = version_number(raw_number, "Invalid version number")
-
-    def read(c: Any) -> dict[str, Any] | None:
-        _known(c, function_id)
-        return store.version_by_number(c, function_id, number)
-
-    version = await deps().state.call(read)
+    version = await _on_known(
+        function_id, lambda c: store.version_by_number(c, function_id, number)
+    )
     if version is None:
         raise NotFound("Version not found")
     return json_response(version)
@@ -69,12 +73,7 @@ async def get_version(function_id: str, raw_number: str) -> Response:
 @require_auth
 async def activate_version(function_id: str, version_id: str) -> Response:
     """Make a version (by id) the only active one; 200 with an empty body."""
-
-    def activate(c: Any) -> None:
-        _known(c, function_id)
-        store.activate_version(c, function_id, version_id)
-
-    await deps().state.call(activate)
+    await _on_known(function_id, lambda c: store.activate_version(c, function_id, version_id))
     return empty_response(200)
 
 
@@ -82,12 +81,7 @@ async def activate_version(function_id: str, version_id: str) -> Response:
 @require_auth
 async def delete_version(function_id: str, version_id: str) -> Response:
     """Delete an inactive version and (through the sink) the executions that ran it; 204."""
-
-    def delete(c: Any) -> None:
-        _known(c, function_id)
-        store.delete_version(c, function_id, version_id)
-
-    await deps().state.call(delete)
+    await _on_known(function_id, lambda c: store.delete_version(c, function_id, version_id))
     await delete_records(DeleteRecords(version_id=version_id))
     return empty_response(204)
 
@@ -98,14 +92,13 @@ async def diff_versions(function_id: str, raw_v1: str, raw_v2: str) -> Response:
     """Line diff from version v1 (old) to v2 (new), by number."""
     v1 = version_number(raw_v1, "Invalid version number v1")
     v2 = version_number(raw_v2, "Invalid version number v2")
-
-    def read(c: Any) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-        _known(c, function_id)
-        return store.version_by_number(c, function_id, v1), store.version_by_number(
-            c, function_id, v2
-        )
-
-    old, new = await deps().state.call(read)
+    old, new = await _on_known(
+        function_id,
+        lambda c: (
+            store.version_by_number(c, function_id, v1),
+            store.version_by_number(c, function_id, v2),
+        ),
+    )
     if old is None:
         raise NotFound("Version v1 not found")
     if new is None:

@@ -14,13 +14,11 @@ No statement here may contain a `;` other than as a separator (they are split on
 
 from __future__ import annotations
 
-import logging
+import contextlib
 import time
 from typing import Any
 
-from lunard.transactions import SchemaTooNew
-
-log = logging.getLogger(__name__)
+from lunard import transactions
 
 # pg_advisory_xact_lock key of the state migrations ("lunard" in ASCII, as an integer).
 MIGRATION_LOCK = 0x6C756E617264
@@ -114,29 +112,18 @@ def schema_version(conn: Any) -> int:
 
 def migrate(conn: Any) -> int:
     """Apply the pending migrations on a raw (non-autocommit) psycopg connection, in one
-    transaction under the advisory lock; return the version. Raises `SchemaTooNew`."""
-    known = max(version for version, _ in MIGRATIONS)
+    transaction under the advisory lock, so nodes starting together apply each version once;
+    return the version. Raises `SchemaTooNew`."""
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
-        conn.execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations "
-            "(version INTEGER NOT NULL, applied_at BIGINT NOT NULL)"
-        )
-        current = schema_version(conn)
-        if current > known:
-            raise SchemaTooNew(
-                f"state database is at schema version {current}, newer than this lunard ({known})"
-            )
-        for version, sql in MIGRATIONS:
-            if version <= current:
-                continue
-            for statement in sql.split(";"):
-                if statement.strip():
-                    conn.execute(statement)
-            conn.execute(
+        return transactions.migrate(
+            conn,
+            MIGRATIONS,
+            what="state database",
+            applied_at_type="BIGINT",
+            record=lambda version: (
                 "INSERT INTO schema_migrations (version, applied_at) VALUES (%s, %s)",
                 (version, int(time.time())),
-            )
-            log.info("applied state database migration %d (PostgreSQL)", version)
-            current = version
-    return current
+            ),
+            step=contextlib.nullcontext,
+        )
