@@ -98,6 +98,33 @@ MIGRATIONS: list[tuple[int, str]] = [
         ALTER TABLE functions ADD COLUMN max_concurrency INTEGER
         """,
     ),
+    (
+        3,
+        """
+        -- Scale-out (docs/scale-out.md): a cron slot is run by the one node whose claim
+        -- row went in (unique per function and slot), and device-flow requests are shared by
+        -- every node (no raw token stored: it is created when the CLI collects it).
+        CREATE TABLE cron_runs (
+            function_id TEXT NOT NULL,
+            scheduled_at BIGINT NOT NULL,
+            node_id TEXT NOT NULL,
+            execution_id TEXT,
+            claimed_at BIGINT NOT NULL,
+            lease_until BIGINT NOT NULL,
+            finished_at BIGINT,
+            PRIMARY KEY (function_id, scheduled_at)
+        );
+        CREATE TABLE device_requests (
+            device_code_hash TEXT PRIMARY KEY,
+            user_code TEXT NOT NULL UNIQUE,
+            status TEXT NOT NULL DEFAULT 'pending',
+            claimed INTEGER NOT NULL DEFAULT 0,
+            collected INTEGER NOT NULL DEFAULT 0,
+            created_at BIGINT NOT NULL,
+            expires_at BIGINT NOT NULL
+        )
+        """,
+    ),
 ]
 
 
