@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import socket
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -80,6 +81,17 @@ class Config:
     )
     state_pool_size: int = field(
         default=4, metadata={"help": "PostgreSQL connections (threads) of the daemon, 1..64"}
+    )
+    state_cache_ttl: float = field(
+        default=5.0,
+        metadata={
+            "help": "seconds a node may serve a cached function or env read from PostgreSQL "
+            "without hearing of a change (a backstop: every change is NOTIFYed)"
+        },
+    )
+    node_id: str = field(
+        default="",
+        metadata={"help": "this node's name in cron claims; empty = <hostname>-<pid>"},
     )
     api_key: str = field(
         default="", metadata={"help": "admin key; empty = api_key.txt or a generated key"}
@@ -162,6 +174,11 @@ class Config:
         return (self.base_url or f"http://localhost:{self.port}").rstrip("/")
 
     @property
+    def node_name(self) -> str:
+        """`node_id`, or `<hostname>-<pid>`: unique per running process."""
+        return self.node_id or f"{socket.gethostname()}-{os.getpid()}"
+
+    @property
     def timeout_seconds(self) -> int:
         """The effective execution timeout (upstream: 0 falls back to 5 minutes)."""
         return self.execution_timeout or DEFAULT_TIMEOUT_S
@@ -235,6 +252,7 @@ def _validate(
         ("records_memory_mb", cfg.records_memory_mb >= 16, "must be >= 16"),
         ("records_threads", 1 <= cfg.records_threads <= 64, "must be between 1 and 64"),
         ("state_pool_size", 1 <= cfg.state_pool_size <= 64, "must be between 1 and 64"),
+        ("state_cache_ttl", 0 < cfg.state_cache_ttl <= 3600, "must be > 0 and <= 3600 seconds"),
         ("function_max_workers", cfg.function_max_workers >= 0, "must be >= 0"),
         ("log_format", cfg.log_format in ("text", "json"), "must be text or json"),
         ("sink_batch_rows", cfg.sink_batch_rows >= 1, "must be >= 1"),
