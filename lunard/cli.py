@@ -121,7 +121,8 @@ def check_config(args: argparse.Namespace) -> int:
     values = {f.name: _plain(getattr(config, f.name)) for f in fields(Config)}
     if values["api_key"]:
         values["api_key"] = "********"  # never print the secret
-    values["state_url"] = redacted_url(values["state_url"])  # nor a password inside the URL
+    for url in ("state_url", "records_url"):  # nor a password inside a URL
+        values[url] = redacted_url(values[url])
     if args.json:
         settings = {name: {"value": v, "source": sources[name]} for name, v in values.items()}
         print(json.dumps({"valid": True, "settings": settings}, indent=2))

@@ -82,6 +82,13 @@ class Config:
     state_pool_size: int = field(
         default=4, metadata={"help": "PostgreSQL connections (threads) of the daemon, 1..64"}
     )
+    records_url: str = field(
+        default="",
+        metadata={
+            "help": "postgresql://… puts execution records on PostgreSQL (needs state_url on "
+            "PostgreSQL); empty = DuckDB in data_dir"
+        },
+    )
     state_cache_ttl: float = field(
         default=5.0,
         metadata={
@@ -275,6 +282,18 @@ def _validate(
             f"invalid value for state_url ({env_name('state_url')}): "
             f"{redacted_url(cfg.state_url)!r} must be a postgresql:// or postgres:// URL "
             "(leave it empty for SQLite in data_dir)" + _describe_source("state_url", sources, file)
+        )
+    if cfg.records_url and not cfg.records_url.startswith(STATE_URL_SCHEMES):
+        raise ConfigError(
+            f"invalid value for records_url ({env_name('records_url')}): "
+            f"{redacted_url(cfg.records_url)!r} must be a postgresql:// or postgres:// URL "
+            "(leave it empty for DuckDB in data_dir)"
+            + _describe_source("records_url", sources, file)
+        )
+    if cfg.records_url and not cfg.state_url:
+        raise ConfigError(
+            f"records_url ({env_name('records_url')}) needs state_url on PostgreSQL too: "
+            "a cluster shares both" + _describe_source("records_url", sources, file)
         )
     if cfg.timezone:
         from zoneinfo import ZoneInfo, ZoneInfoNotFoundError

@@ -273,3 +273,28 @@ def test_check_config_masks_the_state_url_password() -> None:
 def test_the_shipped_config_file_documents_the_state_settings() -> None:
     shipped = (Path(__file__).resolve().parent.parent / "config" / "lunard.toml").read_text()
     assert 'state_url = ""' in shipped and "state_pool_size = 4" in shipped
+
+
+def test_records_url_needs_postgresql_state_and_hides_its_password() -> None:
+    state = "postgresql://lunard@db/lunard"
+    cfg = load_config(environ={"LUNARD_STATE_URL": state, "LUNARD_RECORDS_URL": state})
+    assert cfg.records_url == state
+    with pytest.raises(ConfigError, match=r"records_url \(LUNARD_RECORDS_URL\) needs state_url"):
+        load_config(environ={"LUNARD_RECORDS_URL": state})
+    with pytest.raises(ConfigError) as caught:
+        load_config(
+            environ={"LUNARD_STATE_URL": state, "LUNARD_RECORDS_URL": "mysql://u:hunter2@h/db"}
+        )
+    assert "hunter2" not in str(caught.value) and "postgresql:// or postgres://" in str(
+        caught.value
+    )
+
+
+def test_cache_ttl_and_node_name() -> None:
+    cfg = load_config(environ={})
+    assert cfg.state_cache_ttl == 5.0 and cfg.node_id == ""
+    assert cfg.node_name.endswith(f"-{os.getpid()}")
+    named = load_config(environ={"LUNARD_NODE_ID": "node-a", "LUNARD_STATE_CACHE_TTL": "0.5"})
+    assert (named.node_name, named.state_cache_ttl) == ("node-a", 0.5)
+    with pytest.raises(ConfigError, match="state_cache_ttl"):
+        load_config(environ={"LUNARD_STATE_CACHE_TTL": "0"})
