@@ -6,7 +6,8 @@ endpoint); every other route here uses the common `{"error": ...}` mapping.
 Device flow: `device-request` and `device-token` are public, `device-approve` needs auth.
 A code is decided once and its token collected once (DECISIONS 9, see `device_auth`): a poll
 after the token was collected answers 410 `{"error": "Token already collected"}`, so a CLI
-can tell "someone already took this token" apart from "expired or unknown" (404).
+can tell "someone already took this token" apart from "expired or unknown" (404). The codes
+are rows of the state database, so the three steps may reach three different nodes.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from lunard.http.device_auth import POLL_INTERVAL, DeviceRequest, DeviceStatus
 from lunard.http.responses import INVALID_BODY, json_response, optional_field, read_json_object
 from lunard.ids import new_raw_token
 from lunard.state import tokens
+from lunard.state.devices import TokenNotCreated
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +103,7 @@ async def logout() -> Response:
 async def device_request() -> Response:
     """Start a device authorization: a new pending code for the CLI to poll (no body)."""
     d = deps()
-    entry = d.device_auth.create()
+    entry = await d.device_auth.create(d.state)
     return json_response(
         {
             "device_code": entry.device_code,
@@ -113,11 +115,15 @@ async def device_request() -> Response:
     )
 
 
-def _lookup(code: str | None) -> DeviceRequest:
-    """The live entry named by a `code` value: 400 if missing, 404 if unknown or expired."""
+def _code(code: str | None) -> str:
+    """A `code` query value: 400 if missing or empty."""
     if not code:
         raise BadRequest(MISSING_CODE)
-    entry = deps().device_auth.get(code)
+    return code
+
+
+def _found(entry: DeviceRequest | None) -> DeviceRequest:
+    """404 unless the request is live."""
     if entry is None:
         raise NotFound(CODE_NOT_FOUND)
     return entry
@@ -125,28 +131,42 @@ def _lookup(code: str | None) -> DeviceRequest:
 
 @bp.get("/api/auth/device-token")
 async def device_token() -> Response:
-    """The CLI's poll: pending, denied, or approved with the raw token (handed out once)."""
-    entry = _lookup(request.args.get("code"))
+    """The CLI's poll: pending, denied, or approved with the raw token (handed out once).
+
+    The poll that collects creates the API token row (and marks the code collected) in one
+    transaction; if that fails it answers 500 and the next poll can collect."""
+    code = _code(request.args.get("code"))
+    d = deps()
     # HEAD (implied by GET) has no body to carry the token, so it must not consume it.
-    if entry.status is not DeviceStatus.APPROVED or request.method == "HEAD":
-        return json_response({"status": str(entry.status)})
-    token = deps().device_auth.collect(entry)
-    if token is None:
+    if request.method == "HEAD":
+        current = _found(await d.device_auth.get(d.state, code))
+        return json_response({"status": str(current.status)})
+    try:
+        polled = await d.device_auth.collect(d.state, code)
+    except TokenNotCreated as exc:
+        log.exception("cannot create the API token for a device code")
+        raise InternalError("Failed to create token") from exc
+    entry = _found(polled.request)
+    if polled.token is not None:
+        return json_response({"status": str(entry.status), "token": polled.token})
+    if entry.status is DeviceStatus.APPROVED:  # approved, and collected before
         raise TokenCollected(ALREADY_COLLECTED)
-    return json_response({"status": str(entry.status), "token": token})
+    return json_response({"status": str(entry.status)})
 
 
 @bp.get("/api/auth/device-approve")
 @require_auth
 async def device_approve_status() -> Response:
     """What the approval page shows: the user code and the current status until expiry."""
-    entry = _lookup(request.args.get("code"))
+    code = _code(request.args.get("code"))
+    d = deps()
+    entry = _found(await d.device_auth.get(d.state, code))
     return json_response(
         {
             "device_code": entry.device_code,
             "user_code": entry.user_code,
             "status": str(entry.status),
-            "expires_at": int(entry.expires_at),
+            "expires_at": entry.expires_at,
         }
     )
 
@@ -165,27 +185,11 @@ def _approve_body(data: dict[str, Any]) -> tuple[str, str]:
 @bp.post("/api/auth/device-approve")
 @require_auth
 async def device_approve() -> Response:
-    """Allow (creating an API token `CLI (<user_code>)`) or deny a pending device code."""
+    """Allow or deny a pending device code, once. Allowing creates nothing yet: the API
+    token `CLI (<user_code>)` is made by the poll that collects it (no raw token stored)."""
     device_code, action = _approve_body(await read_json_object())
-    store = deps().device_auth
-    if action == "deny":
-        if not store.deny(device_code):
-            raise NotFound(CODE_NOT_FOUND)
-        return json_response({"success": True})
-    # Claim first: the token row is created only for a code that is still pending.
-    entry = store.claim(device_code)
-    if entry is None:
+    d = deps()
+    decide = d.device_auth.approve if action == "allow" else d.device_auth.deny
+    if not await decide(d.state, device_code):
         raise NotFound(CODE_NOT_FOUND)
-    raw = new_raw_token()
-    name = f"CLI ({entry.user_code})"
-    try:
-        await deps().state.call(lambda c: tokens.create_token(c, raw, name))
-    except Exception as exc:
-        store.release(entry)
-        log.exception("cannot create the API token for device code %s", device_code)
-        raise InternalError("Failed to create token") from exc
-    except BaseException:  # cancelled: leave the code pending for another attempt
-        store.release(entry)
-        raise
-    store.complete(entry, raw)
     return json_response({"success": True})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from contextlib import closing
 from typing import Any
 
 import httpx
@@ -11,6 +12,7 @@ import pytest
 
 from lunard.http.device_auth import DeviceAuthStore, DeviceStatus
 from lunard.ids import USER_CODE_ALPHABET
+from lunard.state import StateStore, connect, tokens
 from tests.daemon import Daemon, start_daemon
 
 NOT_FOUND = {"error": "Device code not found or expired"}
@@ -193,11 +195,14 @@ def test_s22_second_decision_is_404_and_creates_nothing(
         assert response.json() == NOT_FOUND
     assert token_count(api) == after_first  # DECISIONS 9: no orphan token row
     assert poll(anon, code).json()["status"] == "approved"
+    # The collecting poll makes the code's one token row (no raw token is stored before).
+    collected = token_count(api)
+    assert collected == after_first + 1
 
     denied = new_code(anon)["device_code"]
     assert approve(api, denied, "deny").status_code == 200
     assert approve(api, denied, "allow").status_code == 404
-    assert token_count(api) == after_first
+    assert token_count(api) == collected
     assert poll(anon, denied).json() == {"status": "denied"}
 
 
@@ -253,6 +258,47 @@ def test_s28_raw_tokens_are_64_lowercase_hex(api: httpx.Client, anon: httpx.Clie
     assert len(seen) == 3
 
 
+def test_allow_creates_the_token_row_only_when_collected(
+    daemon: Daemon, api: httpx.Client, anon: httpx.Client
+) -> None:
+    """No raw token is ever stored: approval creates nothing, the collecting poll does."""
+    body = new_code(anon)
+    before = token_count(api)
+    assert approve(api, body["device_code"]).status_code == 200
+    assert token_count(api) == before
+    token = poll(anon, body["device_code"]).json()["token"]
+    names = [t["name"] for t in api.get("/api/tokens").json()["tokens"]]
+    assert token_count(api) == before + 1
+    assert f"CLI ({body['user_code']})" in names
+    # Neither the raw token nor the raw device code is anywhere in the state file.
+    with closing(connect(daemon.data_dir / "lunard.db")) as conn:
+        for table in ("device_requests", "api_tokens"):
+            for row in conn.execute(f"SELECT * FROM {table}"):
+                assert token not in tuple(row) and body["device_code"] not in tuple(row)
+
+
+def test_a_failed_collection_is_500_and_the_next_poll_collects(
+    daemon: Daemon, api: httpx.Client, anon: httpx.Client
+) -> None:
+    code = new_code(anon)["device_code"]
+    approve(api, code)
+    before = token_count(api)
+    # A real failure of the token insert: the daemon's table is away for one poll.
+    with closing(connect(daemon.data_dir / "lunard.db")) as conn:
+        conn.execute("ALTER TABLE api_tokens RENAME TO api_tokens_away")
+        try:
+            failed = poll(anon, code)
+        finally:
+            conn.execute("ALTER TABLE api_tokens_away RENAME TO api_tokens")
+    assert failed.status_code == 500
+    assert failed.json() == {"error": "Failed to create token"}
+    polled = poll(anon, code)
+    assert polled.status_code == 200
+    assert HEX64.fullmatch(polled.json()["token"])
+    assert token_count(api) == before + 1
+    assert poll(anon, code).status_code == 410
+
+
 class FakeClock:
     """A settable clock for the store's expiry (no sleeping)."""
 
@@ -263,57 +309,59 @@ class FakeClock:
         return self.now
 
 
-def test_store_entries_expire_after_ttl() -> None:
+def _device_rows(state: StateStore) -> int:
+    return int(
+        state.call_sync(lambda c: c.execute("SELECT COUNT(*) FROM device_requests").fetchone()[0])
+    )
+
+
+async def test_store_entries_expire_after_ttl(state_store: StateStore) -> None:
     clock = FakeClock()
     store = DeviceAuthStore(ttl=300, clock=clock)
-    entry = store.create()
+    entry = await store.create(state_store)
     assert entry.expires_at == entry.created_at + 300
     clock.now += 299
-    assert store.get(entry.device_code) is entry
+    assert await store.get(state_store, entry.device_code) == entry
     clock.now += 1
-    assert store.get(entry.device_code) is None
-    assert len(store) == 0  # dropped on lookup
-    assert store.claim(entry.device_code) is None
-    assert store.deny(entry.device_code) is False
+    assert await store.get(state_store, entry.device_code) is None
+    assert await store.approve(state_store, entry.device_code) is False
+    assert await store.deny(state_store, entry.device_code) is False
+    assert (await store.collect(state_store, entry.device_code)).request is None
 
 
-def test_store_sweeps_expired_entries_on_create() -> None:
+async def test_store_sweeps_expired_entries_on_create(state_store: StateStore) -> None:
     clock = FakeClock()
     store = DeviceAuthStore(ttl=300, clock=clock)
-    old = [store.create() for _ in range(5)]
+    old = [await store.create(state_store) for _ in range(5)]
     clock.now += 200
-    young = store.create()
+    young = await store.create(state_store)
     clock.now += 150
-    store.create()
-    assert len(store) == 2
-    assert all(store.get(e.device_code) is None for e in old)
-    assert store.get(young.device_code) is young
+    await store.create(state_store)
+    assert _device_rows(state_store) == 2
+    assert all([await store.get(state_store, e.device_code) is None for e in old])
+    assert await store.get(state_store, young.device_code) == young
 
 
-def test_store_approved_token_expires_with_the_code() -> None:
+async def test_store_approved_token_expires_with_the_code(state_store: StateStore) -> None:
     clock = FakeClock()
     store = DeviceAuthStore(ttl=300, clock=clock)
-    entry = store.create()
-    claimed = store.claim(entry.device_code)
-    assert claimed is entry
-    store.complete(entry, "raw")
+    entry = await store.create(state_store)
+    assert await store.approve(state_store, entry.device_code)
     clock.now += 300
-    assert store.get(entry.device_code) is None
+    assert await store.get(state_store, entry.device_code) is None
+    assert (await store.collect(state_store, entry.device_code)).token is None
+    assert state_store.call_sync(tokens.list_tokens) == []
 
 
-def test_store_claim_is_exclusive_and_release_restores_pending() -> None:
+async def test_store_decides_once_and_hands_the_token_out_once(state_store: StateStore) -> None:
     store = DeviceAuthStore()
-    entry = store.create()
-    assert store.claim(entry.device_code) is entry
-    # While a claim is open (token row being written) nobody else can decide the code.
-    assert store.claim(entry.device_code) is None
-    assert store.deny(entry.device_code) is False
-    assert entry.status is DeviceStatus.PENDING
-    store.release(entry)
-    assert store.claim(entry.device_code) is entry
-    store.complete(entry, "raw-token")
-    assert entry.status is DeviceStatus.APPROVED
-    assert store.claim(entry.device_code) is None
-    assert store.collect(entry) == "raw-token"
-    assert store.collect(entry) is None
-    assert entry.collected
+    entry = await store.create(state_store)
+    assert await store.approve(state_store, entry.device_code)
+    assert await store.approve(state_store, entry.device_code) is False
+    assert await store.deny(state_store, entry.device_code) is False
+    current = await store.get(state_store, entry.device_code)
+    assert current is not None and current.status is DeviceStatus.APPROVED
+    first = await store.collect(state_store, entry.device_code)
+    assert first.token is not None
+    again = await store.collect(state_store, entry.device_code)
+    assert again.token is None and again.request is not None and again.request.collected
