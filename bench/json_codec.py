@@ -20,7 +20,8 @@ from typing import Any
 
 from lunard.messages import JobLimits
 from lunard.worker.modules import json as json_module
-from lunard.worker.modules.bridge import Bridge, LuaFunction, ModuleSpec, generate_source, registry
+from lunard.worker.modules.bridge import Bridge, LuaFunction, ModuleSpec, registry
+from lunard.worker.modules.wrappers import generate_source
 from tests.worker.modules.conftest import World
 
 COUNT = 100_000
