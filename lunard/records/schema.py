@@ -189,6 +189,16 @@ class Table:
             }
         )
 
+    def values(self, batches: list[RecordBatch]) -> list[list[Any]]:
+        """The batches' rows of this table as plain Python values, one list per column in
+        table order, before any Arrow conversion (the PostgreSQL sink's `COPY` converts
+        them with `lunard.records.pg_schema`)."""
+        items, position = self._source(batches)
+        return [
+            position[column.name] if get is None else list(map(get, items))
+            for column, get in zip(self.columns, self._getters, strict=True)
+        ]
+
     def _source(self, batches: list[RecordBatch]) -> tuple[list[Any], dict[str, list[Any]]]:
         """The items, and the `execution_id` and `seq` of each (per-execution tables)."""
         if self.items is None:

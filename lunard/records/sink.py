@@ -21,7 +21,7 @@ import duckdb
 import outcome
 import trio
 
-from lunard.errors import DataDirError, StorageError
+from lunard.errors import DataDirError, LunardError, StorageError
 from lunard.messages import DeleteRecords, RecordBatch, SinkQuery
 from lunard.records import schema
 from lunard.records.instance import SAFE_CONFIG, instance_config
@@ -348,11 +348,29 @@ async def on_cursor(
     with it: a statement already running finishes, the next raises
     `duckdb.ConnectionException`.
     """
-    cursor: duckdb.DuckDBPyConnection = await query(inbox, lambda conn: conn.cursor())
+    cursor: duckdb.DuckDBPyConnection = await query(inbox, _duckdb_cursor)
     try:
         return await trio.to_thread.run_sync(fn, cursor)
     finally:
         cursor.close()
+
+
+class NeedsLake(LunardError):
+    """Analytics asked of records kept on PostgreSQL (`records_url`): they will run on the
+    lake's Parquet files (`lake_url`), which is not built yet (503)."""
+
+    status = 503
+
+
+def _duckdb_cursor(conn: Any) -> duckdb.DuckDBPyConnection:
+    """A cursor of the sink's DuckDB connection; `NeedsLake` when the sink is the
+    PostgreSQL one (`lunard.records.pg_sink`), whose connection is not DuckDB."""
+    if not isinstance(conn, duckdb.DuckDBPyConnection):
+        raise NeedsLake(
+            "analytics over execution records on PostgreSQL (records_url) needs lake_url "
+            "(not built yet)"
+        )
+    return conn.cursor()
 
 
 # --------------------------------------------------------------------------- DuckDB side

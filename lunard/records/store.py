@@ -33,7 +33,7 @@ def _select(columns: tuple[Column, ...]) -> str:
     return ", ".join(column.select_sql for column in columns)
 
 
-def _item(columns: tuple[Column, ...], row: tuple[Any, ...]) -> dict[str, Any]:
+def item(columns: tuple[Column, ...], row: tuple[Any, ...]) -> dict[str, Any]:
     """One row as the API's item: fields by `api_field`, "omit if null" ones left out."""
     return {
         column.api_field: value
@@ -57,7 +57,7 @@ def list_executions(
         "WHERE function_id = ? ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?",
         [function_id, limit, offset],
     ).fetchall()
-    return [_item(_EXECUTION_LISTED, row) for row in rows], total
+    return [item(_EXECUTION_LISTED, row) for row in rows], total
 
 
 def get_execution(conn: duckdb.DuckDBPyConnection, execution_id: str) -> dict[str, Any] | None:
@@ -65,7 +65,7 @@ def get_execution(conn: duckdb.DuckDBPyConnection, execution_id: str) -> dict[st
     row = conn.execute(
         f"SELECT {_select(_EXECUTION)} FROM executions WHERE id = ? LIMIT 1", [execution_id]
     ).fetchone()
-    return None if row is None else _item(_EXECUTION, row)
+    return None if row is None else item(_EXECUTION, row)
 
 
 def execution_exists(conn: duckdb.DuckDBPyConnection, execution_id: str) -> bool:
@@ -90,7 +90,7 @@ def _execution_page(
         f"WHERE execution_id = ? ORDER BY {order} LIMIT ? OFFSET ?",
         [execution_id, limit, offset],
     ).fetchall()
-    return [_item(columns, row) for row in rows], total
+    return [item(columns, row) for row in rows], total
 
 
 def list_logs(
