@@ -155,7 +155,8 @@ def _ready_fd_error(fd: int | None) -> str | None:
 def serve(args: argparse.Namespace) -> int:
     """Run the daemon; exit 0 after a graceful stop, 1 on a failure, 2 for an invalid
     configuration, 3 when worker processes cannot start (WorkerBootError)."""
-    from lunard.supervisor import run_daemon, stop_status
+    from lunard.stop_status import stop_status
+    from lunard.supervisor import run_daemon
 
     loaded = _load(args)
     if loaded is None:

@@ -277,24 +277,7 @@ def _validate(
                 f"invalid value for {name} ({env_name(name)}): {value!r} {rule}"
                 + _describe_source(name, sources, file)
             )
-    if cfg.state_url and not cfg.state_url.startswith(STATE_URL_SCHEMES):
-        raise ConfigError(
-            f"invalid value for state_url ({env_name('state_url')}): "
-            f"{redacted_url(cfg.state_url)!r} must be a postgresql:// or postgres:// URL "
-            "(leave it empty for SQLite in data_dir)" + _describe_source("state_url", sources, file)
-        )
-    if cfg.records_url and not cfg.records_url.startswith(STATE_URL_SCHEMES):
-        raise ConfigError(
-            f"invalid value for records_url ({env_name('records_url')}): "
-            f"{redacted_url(cfg.records_url)!r} must be a postgresql:// or postgres:// URL "
-            "(leave it empty for DuckDB in data_dir)"
-            + _describe_source("records_url", sources, file)
-        )
-    if cfg.records_url and not cfg.state_url:
-        raise ConfigError(
-            f"records_url ({env_name('records_url')}) needs state_url on PostgreSQL too: "
-            "a cluster shares both" + _describe_source("records_url", sources, file)
-        )
+    _validate_urls(cfg, sources, file)
     if cfg.timezone:
         from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -305,6 +288,24 @@ def _validate(
                 f"invalid value for timezone ({env_name('timezone')}): "
                 f"unknown time zone {cfg.timezone!r}" + _describe_source("timezone", sources, file)
             ) from None
+
+
+def _validate_urls(cfg: Config, sources: Mapping[str, str], file: Path | None) -> None:
+    """`state_url` and `records_url`: PostgreSQL URLs (shown without their password), and
+    records on PostgreSQL only together with the state."""
+    for name, fallback in (("state_url", "SQLite"), ("records_url", "DuckDB")):
+        url = getattr(cfg, name)
+        if url and not url.startswith(STATE_URL_SCHEMES):
+            raise ConfigError(
+                f"invalid value for {name} ({env_name(name)}): {redacted_url(url)!r} must be a "
+                f"postgresql:// or postgres:// URL (leave it empty for {fallback} in data_dir)"
+                + _describe_source(name, sources, file)
+            )
+    if cfg.records_url and not cfg.state_url:
+        raise ConfigError(
+            f"records_url ({env_name('records_url')}) needs state_url on PostgreSQL too: "
+            "a cluster shares both" + _describe_source("records_url", sources, file)
+        )
 
 
 # Where an effective value came from, lowest precedence first.

@@ -4,7 +4,7 @@ Callers catch `LunardError` (or a subclass); every message is meant for the pers
 the request (or, for the start-up errors, the operator), so it says what was wrong and,
 where it helps, what to do. A class's `status` is its HTTP answer (`{"error": message}`);
 the start-up errors never reach HTTP and decide the exit code of `lunard serve` instead
-(`lunard.supervisor.stop_status`).
+(`lunard.stop_status`).
 
     LunardError                  500  base; `status` and `message`
     ├── ConfigError              —    an invalid setting: exit 2 before start; a busy port
@@ -30,7 +30,7 @@ the start-up errors never reach HTTP and decide the exit code of `lunard serve` 
 `BadRequest`.) Every other exception class in `lunard/` stays outside the tree, each for a
 reason:
 
-- `supervisor.ActorCrashed`: the supervisor's wrapper of an actor's crash (the cause is the
+- `stop_status.ActorCrashed`: the supervisor's wrapper of an actor's crash (the cause is the
   real error); read only by `stop_status`, never crosses HTTP.
 - `transactions.SchemaTooNew`: raised while opening a database; the sink and the state store
   turn it into a `DataDirError` with advice.

@@ -4,6 +4,8 @@ Upstream deletes, once an hour, every execution older than the *longest* retenti
 function (one global cutoff). lunard keeps each function's own promise instead
 (DECISIONS 14): a function's executions older than its `retention_days` (NULL = 7) go, with
 their logs, AI and email rows, and nothing younger is touched.
+
+The same pass sweeps cron claims (`cron_runs`) of slots older than 7 days.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import trio
 
 from lunard.records.sink import SinkMessage
 from lunard.records.sink import delete as delete_records
+from lunard.state.claims import sweep_claims
 from lunard.state.db import StateStore
 from lunard.state.retention import retention_cutoffs
 
@@ -30,7 +33,9 @@ class Housekeeper:
     `interval` seconds, measured from the start of the previous pass.
     Sends: one `DeleteRecords` (per-function cutoffs) to the sink per pass, and logs
     `Old executions cleanup completed total_deleted=N`. A failing pass (state or sink error)
-    is logged as `Failed to cleanup old executions` and the next pass tries again.
+    is logged as `Failed to cleanup old executions` and the next pass tries again. Each
+    pass also deletes the cron claims of slots older than 7 days (a failure there is logged
+    on its own and does not stop the retention).
 
     `clock` is the wall clock in Unix seconds (cutoffs are wall-clock instants).
     """
@@ -60,6 +65,7 @@ class Housekeeper:
                 await self.sweep()
             except Exception:
                 log.exception("Failed to cleanup old executions; retrying in %ss", self.interval)
+            await self.sweep_claims()
             await trio.sleep_until(started + self.interval)
 
     async def sweep(self) -> int:
@@ -76,3 +82,16 @@ class Housekeeper:
             len(cutoffs),
         )
         return deleted
+
+    async def sweep_claims(self) -> int:
+        """Delete cron claims of slots older than 7 days; how many went (0 on failure,
+        which is logged: the next pass tries again)."""
+        now = self._clock()
+        try:
+            swept = await self._state.call(lambda conn: sweep_claims(conn, now))
+        except Exception:
+            log.exception("Failed to sweep old cron claims; retrying in %ss", self.interval)
+            return 0
+        if swept:
+            log.info("Old cron claims swept count=%d", swept)
+        return swept

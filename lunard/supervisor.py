@@ -1,9 +1,10 @@
 """The supervisor: the root nursery that starts every actor and stops them in order.
 
 Start order (each with `nursery.start`, so the next starts only once the previous is
-ready): sink (which first replays the journal) -> journal -> pool -> scheduler ->
-housekeeper -> http. Once HTTP listens it tells systemd `READY=1` and writes the URL to the
-`--ready-fd` pipe, if any.
+ready): sink (which first replays the journal) -> journal -> pool -> state-events (only
+with `state_url`: LISTEN/NOTIFY cache eviction and the database's readiness) ->
+scheduler -> housekeeper -> http. Once HTTP listens it tells systemd `READY=1` and writes
+the URL to the `--ready-fd` pipe, if any.
 
 A graceful stop (SIGTERM/SIGINT, or `shutdown` set by the caller) runs in three steps:
 1. drain behind a proxy: `Readiness.draining` is set at once, so `/readyz` answers 503
@@ -30,7 +31,7 @@ import os
 import shutil
 import signal
 import tempfile
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,7 +41,7 @@ import trio
 
 from lunard.config import Config
 from lunard.datadir import prepare_data_dir, resolve_api_key
-from lunard.errors import ConfigError, DataDirError, LunardError, WorkerBootError
+from lunard.errors import LunardError
 from lunard.housekeeper import Housekeeper
 from lunard.http.app import create_app
 from lunard.http.deps import AppDeps, Readiness
@@ -54,78 +55,9 @@ from lunard.records.sink import RECORDS_FILE, Sink, SinkMessage
 from lunard.scheduler import Scheduler
 from lunard.sdnotify import Notifier, inherited_socket_fd
 from lunard.state import StateStore
+from lunard.stop_status import ActorCrashed, describe, leaves
 
 log = logging.getLogger(__name__)
-
-
-class ActorCrashed(Exception):
-    """An actor ended with an error; the daemon stops with a non-zero exit code.
-
-    The actor's exception is the `__cause__`; `stop_status` reports that cause itself when it
-    is one of ours (its message is written for the operator)."""
-
-
-def _leaves(exc: BaseException) -> Iterator[BaseException]:
-    """The exceptions inside `exc`, nested exception groups flattened."""
-    if isinstance(exc, BaseExceptionGroup):
-        for inner in exc.exceptions:
-            yield from _leaves(inner)
-    else:
-        yield exc
-
-
-def _not_a_failure(exc: BaseException) -> bool:
-    """A stop by Ctrl-C or a cancellation that escaped: how we stop, not why."""
-    return isinstance(exc, KeyboardInterrupt | trio.Cancelled)
-
-
-def _reasons(exc: BaseException) -> list[BaseException]:
-    """The failures `exc` stands for: an actor crash caused by our own errors is those."""
-    if isinstance(exc, ActorCrashed) and exc.__cause__ is not None:
-        inner = [leaf for leaf in _leaves(exc.__cause__) if not _not_a_failure(leaf)]
-        if inner and all(isinstance(leaf, LunardError) for leaf in inner):
-            return inner
-    return [exc]
-
-
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, LunardError):
-        return exc.message
-    if isinstance(exc, ActorCrashed):
-        return str(exc)
-    return f"{type(exc).__name__}: {exc}"
-
-
-@dataclass(frozen=True)
-class StopStatus:
-    """How the daemon ended: the process exit code and one line per distinct failure."""
-
-    exit_code: int
-    messages: tuple[str, ...] = ()
-
-
-def stop_status(exc: BaseException) -> StopStatus:
-    """Split what `trio.run(run_daemon)` raised, as hypercorn splits its groups.
-
-    Groups holding only KeyboardInterrupt/Cancelled are a normal stop (0). A WorkerBootError
-    anywhere wins (its exit code, 3). Anything else is a failure (1), reported with the real
-    messages (a DataDirError's advice, not "Exceptions from Trio nursery")."""
-    failures = [
-        reason for leaf in _leaves(exc) if not _not_a_failure(leaf) for reason in _reasons(leaf)
-    ]
-    if not failures:
-        return StopStatus(0)
-    boot = [failure for failure in failures if isinstance(failure, WorkerBootError)]
-    if boot:
-        return StopStatus(WorkerBootError.exit_code, (f"stopping: {boot[0].message}",))
-    lines = [_failure_line(failure) for failure in failures]
-    return StopStatus(1, tuple(dict.fromkeys(lines)))
-
-
-def _failure_line(failure: BaseException) -> str:
-    if isinstance(failure, ConfigError | DataDirError):  # they only happen at start-up
-        return f"cannot start: {_describe(failure)}"
-    return f"stopping after a failure: {_describe(failure)}"
 
 
 async def _start(
@@ -142,9 +74,9 @@ async def _start(
         except trio.Cancelled:
             raise
         except Exception as exc:
-            leaves = list(_leaves(exc))
-            detail = "; ".join(_describe(leaf) for leaf in leaves)
-            if all(isinstance(leaf, LunardError) for leaf in leaves):
+            found = list(leaves(exc))
+            detail = "; ".join(describe(leaf) for leaf in found)
+            if all(isinstance(leaf, LunardError) for leaf in found):
                 # Meant for the operator; reported once, at the top, by `stop_status`.
                 raise ActorCrashed(f"actor {name} stopped: {detail}") from exc
             log.exception("actor %s crashed", name)
@@ -256,7 +188,10 @@ class _Records:
 async def _start_records(
     nursery: trio.Nursery, readiness: Readiness, config: Config, data_dir: Path
 ) -> _Records:
-    """Start the sink (which replays the journal first) and the journal in front of it."""
+    """Start the sink (which replays the journal first) and the journal in front of it;
+    with `records_url`, the PostgreSQL sink alone (its commit is the call's durability)."""
+    if config.records_url:
+        return await _start_pg_records(nursery, readiness, config)
     committed, committed_receive = trio.open_memory_channel[int](64)
     journal_dir = data_dir / JOURNAL_DIR
     sink = Sink(
@@ -278,6 +213,38 @@ async def _start_records(
     done = trio.Event()
     await _start(nursery, readiness, "journal", _setting_when_done(journal.run, done))
     return _Records(writes=journal.inbox, sink=sink.inbox, done=done)
+
+
+async def _start_state_events(
+    nursery: trio.Nursery,
+    readiness: Readiness,
+    config: Config,
+    state: StateStore,
+    scheduler: Scheduler,
+) -> None:
+    """On PostgreSQL state: the listener that keeps `/fn`'s cache true and tells the
+    scheduler of other nodes' changes; listening before the scheduler loads its schedules."""
+    from lunard.state.events import StateEvents  # imports psycopg: only with state_url
+    from lunard.state.pg_store import PostgresStore
+
+    assert isinstance(state, PostgresStore)
+    events = StateEvents(
+        store=state, readiness=readiness, scheduler=scheduler.inbox, node=config.node_name
+    )
+    await _start(nursery, readiness, "state-events", events.run)
+
+
+async def _start_pg_records(
+    nursery: trio.Nursery, readiness: Readiness, config: Config
+) -> _Records:
+    """The PostgreSQL sink, no journal: the pool's `RecordWrite` goes straight to it and is
+    released once its record is committed ("committed" consistency, scale-out §4.2)."""
+    from lunard.records.pg_sink import PgSink  # only a cluster node loads psycopg for it
+
+    sink = PgSink(url=config.records_url, batch_rows=config.sink_batch_rows)
+    done = trio.Event()
+    await _start(nursery, readiness, "sink", _setting_when_done(sink.run, done))
+    return _Records(writes=sink.inbox, sink=sink.inbox, done=done)
 
 
 async def _serve(
@@ -308,6 +275,8 @@ async def _serve(
     )
     await _start(nursery, readiness, "pool", pool.run)
     scheduler = Scheduler(config=config, state=state, pool=pool.inbox)
+    if config.state_url:
+        await _start_state_events(nursery, readiness, config, state, scheduler)
     await _start(nursery, readiness, "scheduler", scheduler.run)
     housekeeper = Housekeeper(state=state, sink=records.sink)
     await _start(nursery, readiness, "housekeeper", housekeeper.run)
@@ -354,7 +323,12 @@ async def _run_actors(
     data_dir = prepare_data_dir(config.data_dir)
     api_key = resolve_api_key(data_dir, config.api_key)
     with ExitStack() as stack:
-        state = StateStore.open(data_dir, config.state_url, pool_size=config.state_pool_size)
+        state = StateStore.open(
+            data_dir,
+            config.state_url,
+            pool_size=config.state_pool_size,
+            cache_ttl=config.state_cache_ttl,
+        )
         stack.callback(state.close)
         runtime_dir = _runtime_dir(config, environ, stack)
         listen_fd = inherited_socket_fd(environ)

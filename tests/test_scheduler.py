@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -38,6 +37,7 @@ from lunard.messages import (
 )
 from lunard.scheduler import Scheduler
 from lunard.state import StateStore
+from lunard.state.dialect import Conn
 
 BASE = 1_699_999_200  # 2023-11-14 22:00:00 UTC: a whole hour, so a */5 slot too
 EVERY_5 = "*/5 * * * *"
@@ -66,7 +66,7 @@ def add_function(
 ) -> str:
     fid = new_id()
 
-    def insert(conn: sqlite3.Connection) -> None:
+    def insert(conn: Conn) -> None:
         conn.execute(
             "INSERT INTO functions (id, name, created_at, updated_at, disabled, cron_schedule, "
             "cron_status, save_response) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -394,6 +394,10 @@ async def test_failing_runs_never_stop_the_scheduler(
         f"Cron run skipped: Too many executions queued, retry later {tail}"
     )
     assert one("Cron execution completed successfully").endswith("duration_ms=7 status=200")
+    # Every slot kept its claim, finished, whatever happened to its run (at most once).
+    assert [(row[1], row[5] is not None) for row in claims(state_store)] == [
+        (BASE + slot, True) for slot in (300, 600, 900, 1200, 1500)
+    ]
 
 
 async def test_max_concurrency_zero_skips_the_tick_and_keeps_the_schedule(
@@ -415,3 +419,19 @@ async def test_max_concurrency_zero_skips_the_tick_and_keeps_the_schedule(
         request = await h.next_run(BASE + 600)
         assert request.max_concurrency == 2  # it travels to the pool with the run
         await answer(request)
+
+
+# --------------------------------------------------------------------------- claims (SQLite)
+
+
+def claims(state_store: StateStore) -> list[tuple[Any, ...]]:
+    """The cron claims: (function, slot, node, execution id, lease end, finished at)."""
+
+    def read(conn: Conn) -> list[tuple[Any, ...]]:
+        cursor = conn.execute(
+            "SELECT function_id, scheduled_at, node_id, execution_id, lease_until, finished_at "
+            "FROM cron_runs ORDER BY scheduled_at"
+        )
+        return [tuple(row) for row in cursor]
+
+    return state_store.call_sync(read)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 import time
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from lunard.records.journal import Journal
 from lunard.records.sink import Sink
 from lunard.scheduler import Scheduler
 from lunard.state import StateStore
+from lunard.state.dialect import Conn
 
 CODE = """
 function handler(ctx, event)
@@ -50,7 +50,7 @@ def add_cron_function(state: StateStore) -> str:
     fid = new_id()
     now = int(time.time())
 
-    def insert(conn: sqlite3.Connection) -> None:
+    def insert(conn: Conn) -> None:
         conn.execute(
             "INSERT INTO functions (id, name, created_at, updated_at, cron_schedule, cron_status)"
             " VALUES (?, 'ticker', ?, ?, '* * * * *', 'active')",

@@ -155,7 +155,8 @@ async def test_a_crashing_actor_is_logged_and_stops_the_daemon(caplog: Any) -> N
     import trio
 
     from lunard.http.deps import Readiness
-    from lunard.supervisor import ActorCrashed, _start
+    from lunard.stop_status import ActorCrashed
+    from lunard.supervisor import _start
 
     async def broken(task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         task_status.started()
@@ -298,7 +299,7 @@ async def _a_real_cancelled() -> BaseException:
 
 
 def _crash(name: str, cause: BaseException) -> BaseException:
-    from lunard.supervisor import ActorCrashed
+    from lunard.stop_status import ActorCrashed
 
     crashed = ActorCrashed(f"actor {name} crashed: {cause}")
     crashed.__cause__ = cause
@@ -307,7 +308,7 @@ def _crash(name: str, cause: BaseException) -> BaseException:
 
 async def test_stop_status_splits_exception_groups() -> None:
     from lunard.errors import ConfigError, DataDirError, WorkerBootError
-    from lunard.supervisor import StopStatus, stop_status
+    from lunard.stop_status import StopStatus, stop_status
 
     cancelled = await _a_real_cancelled()
     advice = DataDirError("records.duckdb is corrupt; move it away")
@@ -347,7 +348,8 @@ async def test_an_actor_stopped_by_our_own_error_is_reported_once(caplog: Any) -
 
     from lunard.errors import WorkerBootError
     from lunard.http.deps import Readiness
-    from lunard.supervisor import _start, stop_status
+    from lunard.stop_status import stop_status
+    from lunard.supervisor import _start
 
     async def pool(task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         task_status.started()

@@ -209,7 +209,15 @@ async def metrics() -> Response:
     state: MetricsState = current_app.extensions[_STATE_KEY]
     settle = d.config.timeout_seconds + SETTLE_MARGIN_S
     now = time.time()
-    async with state.lock:
-        series = await sql_runner.on_cursor(d.sink, lambda conn: collect(conn, state, now, settle))
+    if d.config.records_url:
+        # Records on PostgreSQL are every node's: counting them here would count the
+        # cluster on each node. Until the lake exporter, a cluster node exposes its pool
+        # gauges only (per node, which is what a scrape of one node should say).
+        series: dict[Key, Series] = {}
+    else:
+        async with state.lock:
+            series = await sql_runner.on_cursor(
+                d.sink, lambda conn: collect(conn, state, now, settle)
+            )
     body = render(series, state.started, d.pool_stats)
     return Response(body, status=200, content_type=CONTENT_TYPE)

@@ -29,6 +29,7 @@ T = TypeVar("T")
 
 STATE_FILE = "lunard.db"
 DEFAULT_POOL_SIZE = 4
+DEFAULT_CACHE_TTL = 5.0  # seconds (config `state_cache_ttl`)
 
 
 def migrate(conn: sqlite3.Connection) -> int:
@@ -65,14 +66,20 @@ class StateStore:
 
     @classmethod
     def open(
-        cls, data_dir: Path, url: str = "", *, pool_size: int = DEFAULT_POOL_SIZE
+        cls,
+        data_dir: Path,
+        url: str = "",
+        *,
+        pool_size: int = DEFAULT_POOL_SIZE,
+        cache_ttl: float = DEFAULT_CACHE_TTL,
     ) -> StateStore:
-        """`<data_dir>/lunard.db` (created if new), or the PostgreSQL database at `url`;
-        migrated. Raises DataDirError when it cannot be used."""
+        """`<data_dir>/lunard.db` (created if new), or the PostgreSQL database at `url`
+        (`/fn`'s cache entries live at most `cache_ttl` s there); migrated. Raises
+        DataDirError when it cannot be used."""
         if url:
             from lunard.state.pg_store import PostgresStore
 
-            return PostgresStore.open_url(url, pool_size=pool_size)
+            return PostgresStore.open_url(url, pool_size=pool_size, cache_ttl=cache_ttl)
         return SqliteStore.open_file(data_dir / STATE_FILE)
 
     @property

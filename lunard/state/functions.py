@@ -6,6 +6,10 @@ nothing half-written. On PostgreSQL env and KV are BYTEA: written as bytes, read
 text (`dialect.shown`: invalid UTF-8 as U+FFFD) on both backends. Rows become the
 API's JSON shapes (http-api §3.1–3.2) here, with "omit if null" fields left out. The SQL
 is in `function_sql`.
+
+Every write that changes what `/fn` or the scheduler reads announces it in its own
+transaction (`runtime.announce`: `function:<id>`, `schedule:<id>`; PostgreSQL only), so
+every node's cache drops it at commit (issue 15 item 2).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from lunard.errors import BadRequest, InternalError, NotFound
 from lunard.ids import new_id, version_id
 from lunard.state import function_sql as sql
 from lunard.state.dialect import Conn, is_postgres, placeholder, shown, stored
+from lunard.state.runtime import announce
 from lunard.validation import FunctionUpdate
 
 GLOBAL_SCOPE = ""  # the global KV namespace's function id
@@ -222,6 +227,9 @@ def update_function(
         metadata["max_concurrency"] = limit.value
     if not metadata:
         return
+    announce(conn, "function", function_id)
+    if update.touches_schedule():
+        announce(conn, "schedule", function_id)
     columns = [name for name in _UPDATABLE_COLUMNS if name in metadata]
     mark = placeholder(conn)
     assignments = ", ".join(f"{name} = {mark}" for name in columns)
@@ -241,6 +249,8 @@ def delete_function(conn: Conn, function_id: str) -> None:
     cursor = conn.execute(sql.DELETE_FUNCTION.of(conn), (function_id,))
     if cursor.rowcount == 0:
         raise NotFound(FUNCTION_NOT_FOUND)
+    announce(conn, "function", function_id)
+    announce(conn, "schedule", function_id)
 
 
 def schedule_of(conn: Conn, function_id: str) -> tuple[str | None, str | None]:
@@ -260,6 +270,7 @@ def replace_env(conn: Conn, function_id: str, values: Mapping[str, str]) -> dict
         sql.INSERT_ENV.of(conn),
         [(function_id, stored(conn, key), stored(conn, value)) for key, value in values.items()],
     )
+    announce(conn, "function", function_id)
     return active_version(conn, function_id)
 
 
@@ -301,6 +312,7 @@ def create_version(
         sql.INSERT_VERSION.of(conn),
         (version_id(function_id, number), function_id, number, code, now or _now()),
     )
+    announce(conn, "function", function_id)
     return _require_version(conn, function_id, version_id(function_id, number))
 
 
@@ -338,6 +350,7 @@ def activate_version(conn: Conn, function_id: str, vid: str) -> None:
     _require_version(conn, function_id, vid)
     conn.execute(sql.DEACTIVATE.of(conn), (function_id,))
     conn.execute(sql.ACTIVATE.of(conn), (vid,))
+    announce(conn, "function", function_id)
 
 
 def delete_version(conn: Conn, function_id: str, vid: str) -> None:

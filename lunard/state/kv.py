@@ -15,6 +15,7 @@ import sqlite3
 
 from lunard.state.dialect import Conn, Sql, as_bytes, is_postgres
 from lunard.state.errors import StateError
+from lunard.state.runtime import announce
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +55,11 @@ def _key(conn: Conn, value: str | bytes) -> str | bytes:
 class KeyValueTable:
     """The SQL behind `kv` and `env`: one table keyed by (function_id, key)."""
 
-    def __init__(self, table: str) -> None:
+    def __init__(self, table: str, *, announce_function: bool = False) -> None:
         self.table = table
+        # env values are part of what /fn caches per function: a change is announced to every
+        # node (PostgreSQL only; the worker's connection is autocommit, so it goes out at once).
+        self._announce = announce_function
         self._get = Sql(
             f"SELECT value FROM {table} WHERE function_id = ? AND key = ?",
             f"SELECT value FROM {table} WHERE function_id = %s AND key = %s",
@@ -88,6 +92,8 @@ class KeyValueTable:
         """Upsert; False on a store error."""
         try:
             conn.execute(self._set.of(conn), (namespace, _key(conn, key), _key(conn, value)))
+            if self._announce:
+                announce(conn, "function", namespace)
         except STORE_ERRORS:
             log.exception("%s set failed (namespace %r)", self.table, namespace)
             return False
@@ -97,6 +103,8 @@ class KeyValueTable:
         """Delete (a missing key is fine); False on a store error."""
         try:
             conn.execute(self._delete.of(conn), (namespace, _key(conn, key)))
+            if self._announce:
+                announce(conn, "function", namespace)
         except STORE_ERRORS:
             log.exception("%s delete failed (namespace %r)", self.table, namespace)
             return False

@@ -61,6 +61,10 @@ class PgConn:
     def __init__(self, raw: psycopg.Connection[Any], url: str = "") -> None:
         self.raw = raw
         self._url = url
+        # What this connection's transaction announced (`runtime.announce`), when the
+        # daemon's store collects it (a list) to drop those cache entries at commit; None
+        # (nothing kept) on a worker's or a tool's connection.
+        self.announced: list[str] | None = None
 
     def execute(self, sql: str, parameters: Any = (), /) -> psycopg.Cursor[Row]:
         self._reconnect_if_broken()

@@ -17,6 +17,7 @@ from lunard.ids import new_id, version_id
 from lunard.state.dialect import Conn, Sql, placeholder, stored
 from lunard.state.function_sql import UPSERT_ENV, UPSERT_KV
 from lunard.state.functions import env_vars, kv_entries, require_function
+from lunard.state.runtime import announce
 
 FORMAT_VERSION = 1
 SETTINGS = (
@@ -148,4 +149,6 @@ def import_function(conn: Conn, doc: PortableFunction) -> str:
         UPSERT_ENV.of(conn),
         [(function_id, stored(conn, k), stored(conn, v)) for k, v in (doc.env_vars or {}).items()],
     )
+    # A new id is in no cache; other nodes' schedulers must learn of its schedule.
+    announce(conn, "schedule", function_id)
     return function_id

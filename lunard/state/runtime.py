@@ -1,10 +1,15 @@
 """The one read `/fn` needs: a function, its active version and its env vars, and the
-in-memory view of it (`RuntimeView`) that spares `/fn` its two queries per call on SQLite.
-On PostgreSQL (`DirectRuntimeView`) every lookup reads the database: no stale reads."""
+in-memory views of it that spare `/fn` its queries per call: `RuntimeView` on SQLite (any
+commit drops it), `CachedRuntimeView` on PostgreSQL (each entry dropped by the NOTIFY of its
+change, issue 15 item 2; `announce` sends those notifications).
+
+Trio-free and psycopg-free (workers import `lunard.state` modules)."""
 
 from __future__ import annotations
 
 import sqlite3
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from lunard.state.dialect import Conn, Sql, is_postgres, loaded
@@ -33,6 +38,30 @@ _ENV = Sql(
     "SELECT key, value FROM env_vars WHERE function_id = ?",
     "SELECT key, value FROM env_vars WHERE function_id = %s",
 )
+
+# The PostgreSQL channel every node LISTENs on (`lunard.state.events`). A payload is
+# `<kind>:<key>`: `function:<id>` (what `/fn` runs changed), `schedule:<id>` (the scheduler
+# must re-read it), `token:<sha256>` / `session:<sha256>` (an API token revoked, a session
+# ended).
+CHANNEL = "lunard_state"
+_NOTIFY = "SELECT pg_notify('" + CHANNEL + "', %s)"
+
+
+def announce(conn: Conn, kind: str, key: str) -> None:
+    """Tell every node, once this transaction commits, that `kind:key` changed.
+
+    PostgreSQL only (`pg_notify` in the writer's own transaction, so no node hears of a
+    change before it can read it, and a rolled-back write says nothing); nothing on SQLite,
+    where `RuntimeView` notices every commit itself. A connection that keeps a list in
+    `announced` (the daemon's `PgConn`) also gets the payload, so the writing node can drop
+    its own cache entries at commit without waiting for its listener."""
+    if not is_postgres(conn):
+        return
+    payload = f"{kind}:{key}"
+    conn.execute(_NOTIFY, (payload,))
+    announced = getattr(conn, "announced", None)
+    if announced is not None:
+        announced.append(payload)
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,9 +153,8 @@ class RuntimeView:
 
 
 class DirectRuntimeView:
-    """`RuntimeView`'s interface without a cache, for PostgreSQL: every lookup is
-    `load_target` on the given connection, so a change committed by any node is what the
-    very next call runs (issue 15 item 2 adds a LISTEN/NOTIFY-invalidated cache)."""
+    """`RuntimeView`'s interface without a cache: every lookup is `load_target` on the given
+    connection, read now."""
 
     def __init__(self, conn: Conn) -> None:
         self._conn = conn
@@ -134,3 +162,81 @@ class DirectRuntimeView:
     def target(self, function_id: str) -> RuntimeTarget | None:
         """`load_target`'s answer, read now."""
         return load_target(self._conn, function_id)
+
+
+MAX_CACHED_TARGETS = 10_000
+
+
+class CachedRuntimeView:
+    """What `/fn` needs per function on PostgreSQL, kept in memory while it is known true.
+
+    An entry is read with `load(function_id)` on a miss and served until one of:
+    - `evict(function_id)`: a `function:<id>` notification (`lunard.state.events`), or this
+      node's own write at its commit (`PostgresStore.call`);
+    - `ttl` seconds have passed since it was read (`state_cache_ttl`, a backstop for a
+      change nobody announced);
+    - `suspend()`: the listener lost its connection, so notifications may be missed; until
+      `resume()` (listening again) every lookup reads the database and nothing is kept.
+
+    It starts suspended: without a listener (tools, tests) it is a plain read-through.
+    Lookups and evictions run on the loop thread; an eviction made on another thread (a
+    commit) while a miss is being read bumps `_generation`, and that read's answer is then
+    returned but not kept. Unknown ids are not cached; at most `MAX_CACHED_TARGETS` entries
+    are kept (the oldest read goes first).
+    """
+
+    def __init__(
+        self,
+        load: Callable[[str], RuntimeTarget | None],
+        ttl: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._load = load
+        self._ttl = ttl
+        self._clock = clock
+        self._entries: dict[str, tuple[float, RuntimeTarget]] = {}
+        self._generation = 0
+        self.enabled = False
+        # Set by the listener (`StateEvents`): handles notifications that already arrived,
+        # so a change committed elsewhere before this request is seen by this very lookup.
+        self.before_lookup: Callable[[], None] | None = None
+
+    def target(self, function_id: str) -> RuntimeTarget | None:
+        """`load_target`'s answer: from memory while the entry is known true, else read."""
+        if self.before_lookup is not None:
+            self.before_lookup()
+        now = self._clock()
+        entry = self._entries.get(function_id)
+        if entry is not None and now - entry[0] < self._ttl and self.enabled:
+            return entry[1]
+        generation = self._generation
+        target = self._load(function_id)
+        if target is not None and self.enabled and generation == self._generation:
+            self._entries.pop(function_id, None)
+            self._entries[function_id] = (now, target)
+            if len(self._entries) > MAX_CACHED_TARGETS:
+                del self._entries[next(iter(self._entries))]
+        return target
+
+    def evict(self, function_id: str) -> None:
+        """Forget one function (it changed)."""
+        self._generation += 1
+        self._entries.pop(function_id, None)
+
+    def clear(self) -> None:
+        """Forget everything."""
+        self._generation += 1
+        self._entries = {}
+
+    def suspend(self) -> None:
+        """Forget everything and keep nothing until `resume` (no listener)."""
+        self.enabled = False
+        self.clear()
+
+    def resume(self) -> None:
+        """Forget everything, then cache again (the listener hears every change from now)."""
+        self.clear()
+        self.enabled = True
+
+    def __len__(self) -> int:
+        return len(self._entries)

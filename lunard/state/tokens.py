@@ -1,4 +1,8 @@
-"""API tokens (CLI, created by the device flow) and dashboard sessions, stored hashed."""
+"""API tokens (CLI, created by the device flow) and dashboard sessions, stored hashed.
+
+Revoking a token and ending a session announce it (`runtime.announce`: `token:<hash>`,
+`session:<hash>`; PostgreSQL only), for nodes that cache those checks.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from typing import Any
 
 from lunard.ids import new_id, sha256_hex
 from lunard.state.dialect import Conn, Sql
+from lunard.state.runtime import announce
 
 _INSERT_TOKEN = Sql(
     "INSERT INTO api_tokens (id, token_hash, name, created_at) VALUES (?, ?, ?, ?)",
@@ -17,8 +22,8 @@ _TOKENS = Sql(
     "SELECT * FROM api_tokens ORDER BY created_at DESC, seq DESC",
 )
 _REVOKE = Sql(
-    "UPDATE api_tokens SET revoked = 1 WHERE id = ?",
-    "UPDATE api_tokens SET revoked = 1 WHERE id = %s",
+    "UPDATE api_tokens SET revoked = 1 WHERE id = ? RETURNING token_hash",
+    "UPDATE api_tokens SET revoked = 1 WHERE id = %s RETURNING token_hash",
 )
 _USE = Sql(
     "UPDATE api_tokens SET last_used = ? WHERE token_hash = ? AND revoked = 0",
@@ -73,8 +78,10 @@ def list_tokens(conn: Conn) -> list[dict[str, Any]]:
 
 def revoke_token(conn: Conn, token_id: str) -> bool:
     """Mark a token revoked (idempotent); False when the id is unknown."""
-    cur = conn.execute(_REVOKE.of(conn), (token_id,))
-    return cur.rowcount > 0
+    rows = conn.execute(_REVOKE.of(conn), (token_id,)).fetchall()
+    for row in rows:
+        announce(conn, "token", row["token_hash"])
+    return bool(rows)
 
 
 def use_token(conn: Conn, raw: str) -> bool:
@@ -103,4 +110,7 @@ def session_valid(conn: Conn, raw: str) -> bool:
 
 
 def delete_session(conn: Conn, raw: str) -> None:
-    conn.execute(_DELETE_SESSION.of(conn), (sha256_hex(raw),))
+    """End a dashboard session (logout)."""
+    digest = sha256_hex(raw)
+    if conn.execute(_DELETE_SESSION.of(conn), (digest,)).rowcount > 0:
+        announce(conn, "session", digest)

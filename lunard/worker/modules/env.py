@@ -10,7 +10,7 @@ from __future__ import annotations
 from lunard.state.kv import KeyValueTable
 from lunard.worker.modules.bridge import Bridge, LuaFunction, ModuleSpec, as_bytes, display_text
 
-ENV = KeyValueTable("env_vars")
+ENV = KeyValueTable("env_vars", announce_function=True)
 
 
 def get(bridge: Bridge, key: str | bytes) -> bytes | None:
