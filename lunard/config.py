@@ -89,6 +89,16 @@ class Config:
             "PostgreSQL); empty = DuckDB in data_dir"
         },
     )
+    lake_url: str = field(
+        default="",
+        metadata={
+            "help": "a directory (file:///path or /path) where sealed slices of the records "
+            "are exported as Parquet for cluster analytics; needs records_url"
+        },
+    )
+    lake_export_interval: float = field(
+        default=60.0, metadata={"help": "seconds per exported slice of records (lake_url)"}
+    )
     state_cache_ttl: float = field(
         default=5.0,
         metadata={
@@ -260,6 +270,11 @@ def _validate(
         ("records_threads", 1 <= cfg.records_threads <= 64, "must be between 1 and 64"),
         ("state_pool_size", 1 <= cfg.state_pool_size <= 64, "must be between 1 and 64"),
         ("state_cache_ttl", 0 < cfg.state_cache_ttl <= 3600, "must be > 0 and <= 3600 seconds"),
+        (
+            "lake_export_interval",
+            1 <= cfg.lake_export_interval <= 86400,
+            "must be between 1 and 86400 seconds",
+        ),
         ("function_max_workers", cfg.function_max_workers >= 0, "must be >= 0"),
         ("log_format", cfg.log_format in ("text", "json"), "must be text or json"),
         ("sink_batch_rows", cfg.sink_batch_rows >= 1, "must be >= 1"),
@@ -305,6 +320,11 @@ def _validate_urls(cfg: Config, sources: Mapping[str, str], file: Path | None) -
         raise ConfigError(
             f"records_url ({env_name('records_url')}) needs state_url on PostgreSQL too: "
             "a cluster shares both" + _describe_source("records_url", sources, file)
+        )
+    if cfg.lake_url and not cfg.records_url:
+        raise ConfigError(
+            f"lake_url ({env_name('lake_url')}) needs records_url: the lake holds slices of "
+            "the records on PostgreSQL" + _describe_source("lake_url", sources, file)
         )
 
 

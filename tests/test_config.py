@@ -298,3 +298,15 @@ def test_cache_ttl_and_node_name() -> None:
     assert (named.node_name, named.state_cache_ttl) == ("node-a", 0.5)
     with pytest.raises(ConfigError, match="state_cache_ttl"):
         load_config(environ={"LUNARD_STATE_CACHE_TTL": "0"})
+
+
+def test_lake_url_needs_records_on_postgresql() -> None:
+    url = "postgresql://lunard@db/lunard"
+    cfg = load_config(
+        environ={"LUNARD_STATE_URL": url, "LUNARD_RECORDS_URL": url, "LUNARD_LAKE_URL": "/lake"}
+    )
+    assert (cfg.lake_url, cfg.lake_export_interval) == ("/lake", 60.0)
+    with pytest.raises(ConfigError, match=r"lake_url \(LUNARD_LAKE_URL\) needs records_url"):
+        load_config(environ={"LUNARD_LAKE_URL": "/lake"})
+    with pytest.raises(ConfigError, match="lake_export_interval"):
+        load_config(environ={"LUNARD_LAKE_EXPORT_INTERVAL": "0"})
