@@ -15,7 +15,7 @@ CONFDIR := $(SYSCONFDIR)/lunard
 # PURGE=1: `make uninstall` also removes $(CONFDIR) (the data, /var/lib/lunard, stays).
 PURGE ?=
 
-.PHONY: run test lint browser haproxy postgres bench soak web-vendor clean install uninstall
+.PHONY: run test lint browser haproxy postgres bench bench-cluster soak web-vendor clean install uninstall
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,11 @@ WRK := command -v wrk >/dev/null || apt-get install -y wrk || (apt-get update &&
 bench: $(VENV)/.installed
 	$(WRK)
 	$(PY) -m bench
+
+# 1, 2, 3 nodes behind HAProxy on one throwaway PostgreSQL, on this machine (bench/cluster.py).
+bench-cluster: $(VENV)/.installed haproxy postgres
+	$(WRK)
+	$(PY) -m bench.cluster
 
 soak: $(VENV)/.installed
 	$(WRK)

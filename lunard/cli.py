@@ -1,6 +1,6 @@
 """The `lunard` command: `lunard serve` runs the daemon, `lunard check-config` validates a
 configuration and shows where each value comes from, `lunard analytics` queries its records,
-`lunard migrate-state` copies a stopped node's SQLite state to PostgreSQL.
+`lunard migrate-state` copies a stopped node's SQLite state and DuckDB records to PostgreSQL.
 
 (Worker processes are started by the daemon itself as `python -m lunard.worker`.)"""
 

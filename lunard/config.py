@@ -321,6 +321,11 @@ def _validate_urls(cfg: Config, sources: Mapping[str, str], file: Path | None) -
             f"records_url ({env_name('records_url')}) needs state_url on PostgreSQL too: "
             "a cluster shares both" + _describe_source("records_url", sources, file)
         )
+    if cfg.lake_url and not cfg.lake_url.startswith(("file:///", "/")):
+        raise ConfigError(
+            f"invalid value for lake_url ({env_name('lake_url')}): {cfg.lake_url!r} must be "
+            "file:///absolute/path or /absolute/path" + _describe_source("lake_url", sources, file)
+        )
     if cfg.lake_url and not cfg.records_url:
         raise ConfigError(
             f"lake_url ({env_name('lake_url')}) needs records_url: the lake holds slices of "

@@ -1,21 +1,24 @@
-"""`lunard migrate-state --from DATA_DIR --to postgresql://...`: copy a stopped node's SQLite
-state to PostgreSQL (scale-out design §7, stage 1).
+"""`lunard migrate-state --from DATA_DIR --to postgresql://... [--records-to URL]`: copy a
+stopped node's SQLite state and DuckDB records to PostgreSQL (scale-out design §7).
 
-It applies the PostgreSQL migrations, then copies every state table (functions, versions,
-env vars, KV, API tokens, sessions) in ONE PostgreSQL transaction: env and KV keys and
-values go in as the exact bytes SQLite held (TEXT as its UTF-8, BLOB as is). Before the
-commit it checks, per table, the row count and a digest of every row read back against
-the source; any difference rolls everything back. A target that already holds state is
+It applies the PostgreSQL state and records migrations, then copies every state table
+(functions, versions, env vars, KV, API tokens, sessions) and every records table
+(executions, logs, AI and email requests, with the day partitions they need, and the
+batches of any journal segments a `kill -9` left) in ONE transaction per database (one in
+all when the records go to the state's database, the default). Env and KV keys and values
+go in as the exact bytes SQLite held (TEXT as its UTF-8, BLOB as is). Before the commit it
+checks, per table, the row count and a digest of every row read back against the source;
+any difference rolls everything back. A target that already holds state or records is
 refused unless `--force` (which empties those tables first, in the same transaction).
 
-The source is opened read-only and never changed. Records (executions, logs, AI and email
-rows) stay in `DATA_DIR/records.duckdb` in this stage: a node on PostgreSQL state still
-writes its records there.
+The source (lunard.db, records.duckdb, journal/) is opened read-only and never changed. A
+node then started with `state_url` and `records_url` set to the same URLs serves it all.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import sqlite3
 import sys
@@ -24,12 +27,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lunard import migrate_records
 from lunard.config import STATE_URL_SCHEMES, redacted_url
+from lunard.records.schema import TABLE_NAMES
 from lunard.state.db import STATE_FILE
 from lunard.state.dialect import as_bytes
 from lunard.state.migrations import sqlite as sqlite_migrations
-
-RECORDS_FILE = "records.duckdb"
 
 
 class MigrateError(Exception):
@@ -74,74 +77,108 @@ def add_parser(commands: Any) -> None:
     """Add `migrate-state` to the `lunard` parser's subcommands."""
     parser = commands.add_parser(
         "migrate-state",
-        help="copy a stopped node's SQLite state to PostgreSQL (state_url)",
+        help="copy a stopped node's SQLite state and DuckDB records to PostgreSQL",
         description="\n\n".join(__doc__.split("\n\n")[:3]) if __doc__ else None,
     )
     parser.add_argument(
         "--from", dest="source", type=Path, required=True, metavar="DATA_DIR",
-        help="the stopped node's data dir (holds lunard.db)",
+        help="the stopped node's data dir (holds lunard.db and records.duckdb)",
     )  # fmt: skip
     parser.add_argument(
         "--to", dest="target", required=True, metavar="URL",
-        help="postgresql://user@host:port/db (the password: PGPASSWORD or ~/.pgpass)",
+        help="state_url: postgresql://user@host:port/db (the password: PGPASSWORD or ~/.pgpass)",
     )  # fmt: skip
     parser.add_argument(
-        "--force", action="store_true", help="replace the state already in the target database"
-    )
+        "--records-to", dest="records_target", metavar="RECORDS_URL",
+        help="records_url: where the execution records go (default: the --to URL)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--force", action="store_true",
+        help="replace the state and records already in the target database(s)",
+    )  # fmt: skip
 
 
 def main(args: argparse.Namespace) -> int:
     """Run the command; 0 when copied, 1 with a message on stderr when not."""
+    records_url = args.records_target or args.target
     try:
-        counts = migrate_state(args.source, args.target, force=args.force)
+        counts, journaled = migrate_state(
+            args.source, args.target, records_url=records_url, force=args.force
+        )
     except MigrateError as exc:
         print(f"lunard migrate-state: {exc}", file=sys.stderr)
         return 1
-    summary = ", ".join(f"{name} {count}" for name, count in counts.items())
-    print(f"copied to {redacted_url(args.target)}: {summary} (rows; verified)")
-    print(f"records stay in {args.source / RECORDS_FILE} (DuckDB) in this release")
+    state = ", ".join(f"{table.name} {counts[table.name]}" for table in TABLES)
+    print(f"state copied to {redacted_url(args.target)}: {state} (rows; verified)")
+    records = ", ".join(f"{name} {counts[name]}" for name in TABLE_NAMES)
+    print(f"records copied to {redacted_url(records_url)}: {records} (rows; verified)")
+    if journaled:
+        print(f"  of which {journaled} executions from journal segments (left in place)")
+    print(
+        f"{args.source} is unchanged; start the nodes with state_url = {redacted_url(args.target)}"
+        f" and records_url = {redacted_url(records_url)}"
+    )
     return 0
 
 
-def migrate_state(data_dir: Path, url: str, *, force: bool = False) -> dict[str, int]:
-    """Copy the state of `data_dir` into the database at `url`; rows per table."""
-    if not url.startswith(STATE_URL_SCHEMES):
-        raise MigrateError(f"--to must be a postgresql:// or postgres:// URL, not {url!r}")
-    _refuse_running_node(data_dir)
-    rows = _read_source(data_dir / STATE_FILE)
+def migrate_state(
+    data_dir: Path, url: str, *, records_url: str | None = None, force: bool = False
+) -> tuple[dict[str, int], int]:
+    """Copy the state and records of `data_dir` into the databases at `url` (state) and
+    `records_url` (default `url`); rows per table, and the executions taken from the
+    journal."""
+    records_url = records_url or url
+    for flag, value in (("--to", url), ("--records-to", records_url)):
+        if not value.startswith(STATE_URL_SCHEMES):
+            raise MigrateError(f"{flag} must be a postgresql:// or postgres:// URL, not {value!r}")
     try:
         import psycopg
     except ImportError:
         raise MigrateError("psycopg is not installed: pip install 'lunard[postgres]'") from None
+    try:
+        source = migrate_records.open_source(data_dir)
+    except migrate_records.RecordsError as exc:
+        raise MigrateError(str(exc)) from None
+    try:
+        rows = _read_source(data_dir / STATE_FILE)
+        return _copy_all(rows, source, url, records_url, force=force)
+    except psycopg.Error as exc:
+        where = {redacted_url(url): None, redacted_url(records_url): None}
+        raise MigrateError(f"{', '.join(where)}: {exc}") from exc
+    except migrate_records.RecordsError as exc:
+        raise MigrateError(f"records: {exc}") from None
+    finally:
+        source.close()
+
+
+def _copy_all(
+    rows: dict[str, list[tuple[Any, ...]]],
+    source: migrate_records.RecordsSource,
+    url: str,
+    records_url: str,
+    *,
+    force: bool,
+) -> tuple[dict[str, int], int]:
+    """Both copies, each verified, committed only once both are (records first)."""
+    import psycopg
+
     from lunard.state.migrations import postgres as pg_migrations
 
-    try:
-        with psycopg.connect(url, connect_timeout=10) as conn:
-            pg_migrations.migrate(conn)
-            with conn.transaction():
-                _prepare_target(conn, force=force)
-                for table in TABLES:
-                    _copy(conn, table, rows[table.name])
-                _verify(conn, rows)
-    except psycopg.Error as exc:
-        raise MigrateError(f"{redacted_url(url)}: {exc}") from exc
-    return {table.name: len(rows[table.name]) for table in TABLES}
-
-
-def _refuse_running_node(data_dir: Path) -> None:
-    """A running daemon holds its records file's lock: refuse to copy from under it."""
-    records = data_dir / RECORDS_FILE
-    if not records.is_file():
-        return
-    import duckdb
-
-    try:
-        duckdb.connect(str(records), read_only=True).close()
-    except duckdb.Error as exc:
-        if "lock" in str(exc).lower():
-            raise MigrateError(
-                f"{records} is in use by a running lunard: stop the node first"
-            ) from None
+    with contextlib.ExitStack() as stack:
+        conn = stack.enter_context(psycopg.connect(url, connect_timeout=10))
+        records_conn = conn
+        if records_url != url:
+            records_conn = stack.enter_context(psycopg.connect(records_url, connect_timeout=10))
+        pg_migrations.migrate(conn)
+        migrate_records.migrate_schema(records_conn)
+        with conn.transaction(), records_conn.transaction():
+            _prepare_target(conn, force=force)
+            for table in TABLES:
+                _copy(conn, table, rows[table.name])
+            _verify(conn, rows)
+            counts = migrate_records.copy_records(records_conn, source, force=force)
+    state = {table.name: len(rows[table.name]) for table in TABLES}
+    return {**state, **counts}, source.from_journal
 
 
 def _read_source(path: Path) -> dict[str, list[tuple[Any, ...]]]:

@@ -247,22 +247,35 @@ async def _start_pg_records(
     return _Records(writes=sink.inbox, sink=sink.inbox, done=done)
 
 
-async def _serve(
+async def _start_lake_exporter(nursery: trio.Nursery, readiness: Readiness, config: Config) -> None:
+    """With `lake_url`: the exporter of sealed record slices to the lake (every node runs
+    one; the claims pick one node per slice)."""
+    from lunard.records import lake
+    from lunard.records.lake_export import Exporter, seal_delay  # imports psycopg
+
+    exporter = Exporter(
+        lake_dir=lake.lake_dir(config.lake_url),
+        state_url=config.state_url,
+        records_url=config.records_url,
+        node=config.node_name,
+        interval=config.lake_export_interval,
+        seal=seal_delay(config.timeout_seconds, config.sink_flush_interval),
+        memory_mb=config.records_memory_mb,
+        threads=config.records_threads,
+    )
+    await _start(nursery, readiness, "lake-exporter", exporter.run)
+
+
+async def _start_execution(
     nursery: trio.Nursery,
     readiness: Readiness,
-    *,
     config: Config,
     state: StateStore,
-    api_key: str,
-    runtime_dir: Path,
     records: _Records,
-    listen_fd: int,
-    stopping: _Stopping,
-    notifier: Notifier,
-    ready_fd: int | None,
-    task_status: trio.TaskStatus[str],
-) -> None:
-    """Start pool, scheduler, housekeeper and http; return once HTTP has drained."""
+    runtime_dir: Path,
+) -> tuple[Pool, Scheduler]:
+    """The pool, the scheduler (after the state-events listener, with `state_url`), the
+    housekeeper and, with `lake_url`, the lake exporter."""
     pool = Pool(
         workers=config.workers,
         queue_size=config.queue_size,
@@ -280,6 +293,30 @@ async def _serve(
     await _start(nursery, readiness, "scheduler", scheduler.run)
     housekeeper = Housekeeper(state=state, sink=records.sink)
     await _start(nursery, readiness, "housekeeper", housekeeper.run)
+    if config.lake_url:
+        await _start_lake_exporter(nursery, readiness, config)
+    return pool, scheduler
+
+
+async def _serve(
+    nursery: trio.Nursery,
+    readiness: Readiness,
+    *,
+    config: Config,
+    state: StateStore,
+    api_key: str,
+    runtime_dir: Path,
+    records: _Records,
+    listen_fd: int,
+    stopping: _Stopping,
+    notifier: Notifier,
+    ready_fd: int | None,
+    task_status: trio.TaskStatus[str],
+) -> None:
+    """Start pool, scheduler, housekeeper and http; return once HTTP has drained."""
+    pool, scheduler = await _start_execution(
+        nursery, readiness, config, state, records, runtime_dir
+    )
     app_deps = AppDeps(
         config=config,
         state=state,

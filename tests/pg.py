@@ -45,7 +45,7 @@ class PgServer:
         return self.url(name)
 
 
-def _bin_dir() -> Path:
+def postgres_bin_dir() -> Path:
     """Where initdb and pg_ctl are: Debian's /usr/lib/postgresql/<major>/bin, else PATH."""
     for candidate in sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True):
         if (Path(candidate) / "initdb").exists() and (Path(candidate) / "pg_ctl").exists():
@@ -115,7 +115,7 @@ def stop_server(bin_dir: Path, server: PgServer) -> None:
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[PgServer]:
     """One PostgreSQL server for the whole session, stopped and removed at the end."""
-    bin_dir = _bin_dir()
+    bin_dir = postgres_bin_dir()
     # Not under pytest's tmp dir: its parents are root-only (0700), the server runs as postgres.
     root = Path(tempfile.mkdtemp(prefix="lunard-pg-"))
     try:

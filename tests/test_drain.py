@@ -13,14 +13,11 @@ the whole grace: see lunard/http/draining.py).
 
 from __future__ import annotations
 
-import shutil
 import signal
-import socket
 import sqlite3
-import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,89 +25,12 @@ import httpx
 import pytest
 
 from tests.daemon import Daemon, start_daemon
+from tests.haproxy import Load, Server, free_port, haproxy_config, run_haproxy, wait_for
 
-HAPROXY = "/usr/sbin/haproxy"
 DRAIN_DELAY = 2.0
 SHUTDOWN_GRACE = 20.0
 LOAD_THREADS = 4
 CODE = 'function handler(ctx, event) return {statusCode = 200, body = "ok"} end'
-
-
-def haproxy_binary() -> str:
-    """HAProxy's path; the test fails (never skips) when it is missing."""
-    found = shutil.which("haproxy") or (HAPROXY if Path(HAPROXY).exists() else None)
-    if found is None:
-        pytest.fail(
-            "HAProxy is not installed: this test needs a real proxy in front of lunard. "
-            "Install it with `make haproxy` (apt-get install haproxy)."
-        )
-    return found
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def haproxy_config(port: int, a: Daemon, b: Daemon) -> str:
-    def address(daemon: Daemon) -> str:
-        return daemon.url.removeprefix("http://")
-
-    return f"""
-global
-    maxconn 512
-    log stdout format raw daemon
-defaults
-    mode http
-    log global
-    option httplog
-    timeout connect 2s
-    timeout client 15s
-    timeout server 15s
-    retries 3
-listen fn
-    bind 127.0.0.1:{port}
-    http-reuse always
-    option httpchk GET /readyz
-    http-check expect status 200
-    default-server inter 100ms fastinter 100ms downinter 100ms fall 2 rise 1
-    http-response set-header X-Served-By %s
-    server a {address(a)} check
-    server b {address(b)} check backup
-"""
-
-
-@dataclass
-class Load:
-    """Keep-alive clients calling one URL through the proxy until `stop` is set."""
-
-    url: str
-    stop: threading.Event = field(default_factory=threading.Event)
-    served: list[tuple[float, int, str]] = field(default_factory=list)  # time, status, server
-    errors: list[str] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def run(self) -> None:
-        with httpx.Client(timeout=15) as client:  # one keep-alive connection per thread
-            while not self.stop.is_set():
-                try:
-                    response = client.get(self.url)
-                except httpx.HTTPError as exc:
-                    with self.lock:
-                        self.errors.append(repr(exc))
-                    continue
-                with self.lock:
-                    entry = (
-                        time.monotonic(),
-                        response.status_code,
-                        response.headers.get("x-served-by", ""),
-                    )
-                    self.served.append(entry)
-
-    def count(self, server: str, since: float = 0.0) -> int:
-        with self.lock:
-            return sum(1 for at, _, by in self.served if by == server and at >= since)
 
 
 @dataclass
@@ -177,42 +97,11 @@ def nodes(tmp_path: Path) -> Iterator[tuple[Daemon, Daemon, str]]:
 @pytest.fixture
 def proxy(tmp_path: Path, nodes: tuple[Daemon, Daemon, str]) -> Iterator[str]:
     """HAProxy in front of the two nodes; yields its URL once it routes to `a`."""
-    binary = haproxy_binary()
     a, b, function_id = nodes
-    port = free_port()
-    config = tmp_path / "haproxy.cfg"
-    config.write_text(haproxy_config(port, a, b))
-    log_path = tmp_path / "haproxy.log"
-    with log_path.open("wb") as log_file:
-        proc = subprocess.Popen(
-            [binary, "-db", "-f", str(config)], stdout=log_file, stderr=subprocess.STDOUT
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 15
-        while True:  # HAProxy has no readiness signal: wait until it answers through `a`
-            assert proc.poll() is None, log_path.read_text()
-            assert time.monotonic() < deadline, log_path.read_text()
-            try:
-                response = httpx.get(f"{url}/fn/{function_id}", timeout=2)
-                if response.headers.get("x-served-by") == "a":
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(10)
-
-
-def wait_for(condition: Callable[[], bool], load: Load, timeout: float = 20.0) -> None:
-    """Wait (bounded) while the load runs; stop early on a failed request."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert not load.errors, load.errors
-        assert time.monotonic() < deadline, f"{len(load.served)} responses so far"
-        time.sleep(0.02)  # leave the GIL to the load threads
+    config = haproxy_config(free_port(), [Server("a", a.url), Server("b", b.url, "backup")])
+    with run_haproxy(config, tmp_path) as running:
+        running.wait_served_by(f"/fn/{function_id}", {"a"})
+        yield running.url
 
 
 def test_sigterm_behind_haproxy_fails_no_request(

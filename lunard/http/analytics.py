@@ -10,6 +10,15 @@
 Reports run on a cursor of the records database on a thread of their own, after the sink
 has flushed, so they never block the sink's writes (`sql_runner.on_cursor`); a query's
 thread uses such a cursor only to copy the columns its sandbox reads.
+
+With `lake_url` (a cluster: records on PostgreSQL), the same reports and the same sandboxed
+queries run on an in-memory DuckDB over the lake's Parquet files instead
+(`lunard.records.lake.open_lake`: views of the same names, columns and types, file access
+walled in to the lake), with the same JSON bodies. Every such answer carries
+`X-Lunard-Data-As-Of: <RFC 3339 UTC>`: every record created before that instant is in the
+lake (the end of the last exported slice; `1970-01-01T00:00:00Z` while nothing is
+exported yet). Records after it may be missing: the lake lags by the seal delay plus one
+slice (`lunard.records.lake_export.Exporter`).
 """
 
 from __future__ import annotations
@@ -25,7 +34,9 @@ from lunard.errors import BadRequest, InternalError, NotFound
 from lunard.http.auth import require_auth
 from lunard.http.deps import deps
 from lunard.http.responses import json_response, optional_field, read_json_object
-from lunard.records import reports, sql_runner
+from lunard.records import lake, reports, sql_runner
+from lunard.records.schema import TABLE_NAMES
+from lunard.state import exports
 from lunard.state.functions import function_names
 from lunard.state.runtime import function_exists
 
@@ -38,11 +49,27 @@ QUERY_CONCURRENCY = 2
 _LIMITER_KEY = "lunard.records.reports.query_limiter"
 
 
-async def _on_records(fn: Callable[[Any], T]) -> T:
+async def _on_records(fn: Callable[[Any], T]) -> tuple[T, dict[str, str]]:
+    """`fn` over the records (the sink's cursor, or the lake) and the headers to answer with."""
+    config = deps().config
+    if config.lake_url:
+        lake_dir = lake.lake_dir(config.lake_url)
+        # Read before the files: the lake holds at least what the claims say (a lower bound).
+        as_of = await deps().state.call(lambda conn: exports.data_as_of(conn, TABLE_NAMES))
+        result = await lake.on_lake(
+            lake_dir, fn, memory_mb=config.records_memory_mb, threads=config.records_threads
+        )
+        return result, {lake.AS_OF_HEADER: lake.rfc3339(as_of)}
     inbox = deps().sink
     if inbox is None:
         raise InternalError("Execution records are not available")
-    return await sql_runner.on_cursor(inbox, fn)
+    return await sql_runner.on_cursor(inbox, fn), {}
+
+
+def _answer(body: Any, headers: dict[str, str]) -> Response:
+    response = json_response(body)
+    response.headers.update(headers)
+    return response
 
 
 def _window() -> str:
@@ -62,11 +89,11 @@ async def overview() -> Response:
     """Per-function figures (busiest first, with names) and platform totals for a window."""
     window = _window()
     now = time.time()
-    report = await _on_records(lambda conn: reports.overview(conn, window, now))
+    report, headers = await _on_records(lambda conn: reports.overview(conn, window, now))
     names = deps().state.read(function_names)
     for row in report["functions"]:
         row["name"] = names.get(row["function_id"])
-    return json_response(report)
+    return _answer(report, headers)
 
 
 @bp.get("/api/functions/<function_id>/analytics")
@@ -77,8 +104,10 @@ async def function_analytics(function_id: str) -> Response:
     if not deps().state.read(lambda conn: function_exists(conn, function_id)):
         raise NotFound("Function not found")
     now = time.time()
-    report = await _on_records(lambda conn: reports.function_report(conn, function_id, window, now))
-    return json_response(report)
+    report, headers = await _on_records(
+        lambda conn: reports.function_report(conn, function_id, window, now)
+    )
+    return _answer(report, headers)
 
 
 def _query_limiter() -> trio.CapacityLimiter:
@@ -110,9 +139,9 @@ async def query() -> Response:
     sql_runner.check_sql(sql)  # refuse before queueing or touching the sink
     memory_mb = deps().config.records_memory_mb
     async with _query_limiter():
-        result = await _on_records(
+        result, headers = await _on_records(
             lambda conn: sql_runner.run_query(
                 conn, sql, limit=limit, time_limit=time_limit, memory_mb=memory_mb
             )
         )
-    return json_response(result.to_json())
+    return _answer(result.to_json(), headers)

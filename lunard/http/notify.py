@@ -7,6 +7,7 @@ Neither call ever fails the request; the state change has already happened.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 import trio
@@ -31,11 +32,16 @@ def notify_scheduler(function_id: str) -> None:
 
 
 async def delete_records(message: DeleteRecords) -> None:
-    """Ask the sink to delete execution records; the state change already happened."""
+    """Have the sink delete execution records, and wait until it has: the answer to the
+    request comes after, so any node listing records next (records on PostgreSQL) no longer
+    sees them. The state change already happened; a sink failure is logged, not raised."""
     inbox = deps().sink
     if inbox is None:
         return
-    try:
-        await inbox.send(message)
-    except (trio.BrokenResourceError, trio.ClosedResourceError):
-        log.error("record sink gone; %s not delivered", message)
+    send, receive = trio.open_memory_channel[int](1)
+    with send, receive:
+        try:
+            await inbox.send(dataclasses.replace(message, reply=send))
+            await receive.receive()
+        except (trio.BrokenResourceError, trio.ClosedResourceError, trio.EndOfChannel):
+            log.error("record sink gone or failed; %s not done", message)

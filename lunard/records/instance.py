@@ -35,6 +35,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import duckdb
+
 SAFE_CONFIG: dict[str, Any] = {
     "enable_external_access": False,
     "python_enable_replacements": False,
@@ -54,3 +56,26 @@ def instance_config(*, memory_mb: int, threads: int) -> dict[str, Any]:
         "threads": threads,
         "max_temp_directory_size": "0B",
     }
+
+
+def lake_config(*, memory_mb: int, threads: int) -> dict[str, Any]:
+    """`instance_config` for a DuckDB that reads or writes the lake (`lunard.records.lake`),
+    without the two settings `wall_in` must set after the database has started (DuckDB
+    refuses `allowed_directories` in `connect(config=…)`, and once external access is off
+    or the configuration locked it can no longer be set)."""
+    config = instance_config(memory_mb=memory_mb, threads=threads)
+    del config["enable_external_access"], config["lock_configuration"]
+    # No temp directory: DuckDB would add `<cwd>/.tmp/` to the allowed directories
+    # (measured), making files there readable beside the lake. Nothing spills anyway.
+    config["temp_directory"] = ""
+    return config
+
+
+def wall_in(conn: duckdb.DuckDBPyConnection, directory: str) -> None:
+    """Allow file access under `directory` only, in the one order DuckDB accepts (scale-out
+    design §4.2): `allowed_directories`, then external access off, then the configuration
+    locked. Afterwards `read_csv('/etc/passwd')`, a Parquet file elsewhere, `COPY … TO`
+    elsewhere and any `SET` fail; reading (and writing) under `directory` works."""
+    conn.execute("SET allowed_directories = ?", [[directory.rstrip("/") + "/"]])
+    conn.execute("SET enable_external_access = false")
+    conn.execute("SET lock_configuration = true")

@@ -356,8 +356,8 @@ async def on_cursor(
 
 
 class NeedsLake(LunardError):
-    """Analytics asked of records kept on PostgreSQL (`records_url`): they will run on the
-    lake's Parquet files (`lake_url`), which is not built yet (503)."""
+    """Analytics asked of records kept on PostgreSQL (`records_url`) without a lake: they
+    run on the lake's Parquet files (`lake_url`, `lunard.records.lake`) only (503)."""
 
     status = 503
 
@@ -367,8 +367,8 @@ def _duckdb_cursor(conn: Any) -> duckdb.DuckDBPyConnection:
     PostgreSQL one (`lunard.records.pg_sink`), whose connection is not DuckDB."""
     if not isinstance(conn, duckdb.DuckDBPyConnection):
         raise NeedsLake(
-            "analytics over execution records on PostgreSQL (records_url) needs lake_url "
-            "(not built yet)"
+            "analytics over execution records on PostgreSQL (records_url) needs lake_url: "
+            "set it to a directory every node shares (see docs/scale-out.md)"
         )
     return conn.cursor()
 

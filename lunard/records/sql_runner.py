@@ -240,12 +240,24 @@ def records_shape(conn: duckdb.DuckDBPyConnection) -> dict[str, list[list[str]]]
 
 
 def records_rows(conn: duckdb.DuckDBPyConnection) -> dict[str, int]:
-    """DuckDB's estimate of each queryable table's rows (it picks the table to stream)."""
+    """DuckDB's estimate of each queryable table's rows (it picks the table to stream); a
+    view's exact count."""
     rows = conn.execute(
         "SELECT table_name, estimated_size FROM duckdb_tables() "
         "WHERE database_name = current_database() AND schema_name = 'main'"
     ).fetchall()
-    return {str(table): int(size or 0) for table, size in rows if table in QUERYABLE}
+    sizes = {str(table): int(size or 0) for table, size in rows if table in QUERYABLE}
+    # Over the lake (`lunard.records.lake`) the tables are views of Parquet files, whose
+    # footers hold the row counts: count(*) reads only those.
+    views = conn.execute(
+        "SELECT view_name FROM duckdb_views() "
+        "WHERE database_name = current_database() AND schema_name = 'main' AND NOT internal"
+    ).fetchall()
+    for (view,) in views:
+        if view in QUERYABLE and view not in sizes:
+            counted = conn.execute(f"SELECT count(*) FROM {sql_sandbox.quote(view)}").fetchall()
+            sizes[str(view)] = int(counted[0][0])
+    return sizes
 
 
 class _Sandbox:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -451,20 +452,29 @@ class Inboxes:
             except trio.WouldBlock:
                 return changed
 
+    sunk: list[Any] = field(default_factory=list)
+
+    async def answer_sink(self) -> None:
+        """Stand in for the sink: keep each message (without its reply channel) and answer
+        "0 deleted", as the sink does once it has deleted (the request waits for that)."""
+        async for message in self.sink:
+            self.sunk.append(dataclasses.replace(message, reply=None))
+            if message.reply is not None:
+                message.reply.send_nowait(0)
+
     def drain_sink(self) -> list[Any]:
-        messages = []
-        while True:
-            try:
-                messages.append(self.sink.receive_nowait())
-            except trio.WouldBlock:
-                return messages
+        messages, self.sunk = self.sunk, []
+        return messages
 
 
 AUTH = {"Authorization": "Bearer in-process-key"}
 
 
-async def test_writes_notify_scheduler_and_sink(wired_app: tuple[QuartTrio, Inboxes]) -> None:
+async def test_writes_notify_scheduler_and_sink(
+    wired_app: tuple[QuartTrio, Inboxes], nursery: trio.Nursery
+) -> None:
     app, inboxes = wired_app
+    nursery.start_soon(inboxes.answer_sink)
     client = app.test_client()
     created = await client.post("/api/functions", json={"name": "n", "code": CODE}, headers=AUTH)
     function_id = (await created.get_json())["id"]

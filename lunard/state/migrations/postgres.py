@@ -125,6 +125,26 @@ MIGRATIONS: list[tuple[int, str]] = [
         )
         """,
     ),
+    (
+        4,
+        """
+        -- Scale-out (docs/scale-out.md): each closed slice [slice_start, slice_end) of each
+        -- records table is exported to the lake (lake_url) by the one node whose claim went
+        -- in. A claim whose node died is taken over once its lease has expired.
+        CREATE TABLE export_claims (
+            table_name TEXT NOT NULL,
+            slice_start BIGINT NOT NULL,
+            slice_end BIGINT NOT NULL,
+            node_id TEXT NOT NULL,
+            claimed_at BIGINT NOT NULL,
+            lease_until BIGINT NOT NULL,
+            finished_at BIGINT,
+            row_count BIGINT,
+            PRIMARY KEY (table_name, slice_start)
+        );
+        CREATE INDEX idx_export_claims_unfinished ON export_claims(table_name, finished_at)
+        """,
+    ),
 ]
 
 

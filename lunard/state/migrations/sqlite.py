@@ -105,4 +105,24 @@ MIGRATIONS: list[tuple[int, str]] = [
         )
         """,
     ),
+    (
+        4,
+        """
+        -- Scale-out (docs/scale-out.md): each closed slice [slice_start, slice_end) of each
+        -- records table is exported to the lake (lake_url) by the one node whose claim went
+        -- in. A claim whose node died is taken over once its lease has expired.
+        CREATE TABLE export_claims (
+            table_name TEXT NOT NULL,
+            slice_start INTEGER NOT NULL,
+            slice_end INTEGER NOT NULL,
+            node_id TEXT NOT NULL,
+            claimed_at INTEGER NOT NULL,
+            lease_until INTEGER NOT NULL,
+            finished_at INTEGER,
+            row_count INTEGER,
+            PRIMARY KEY (table_name, slice_start)
+        );
+        CREATE INDEX idx_export_claims_unfinished ON export_claims(table_name, finished_at);
+        """,
+    ),
 ]
