@@ -166,6 +166,25 @@ async def test_record_write_released_only_after_commit(pg_url: str, nursery: tri
     assert sink.stats.flushes == {"time": 1}
 
 
+async def test_a_nul_in_a_log_line_costs_neither_its_batch_nor_the_others(
+    pg_url: str, nursery: trio.Nursery
+) -> None:
+    # Lua strings may hold NUL; PostgreSQL text cannot: it is stored as U+FFFD, and the
+    # other calls of the same group commit are written too.
+    sink = await start_pg(nursery, pg_url, flush_interval=0.005)
+    odd = make_batch(logs=[make_log("a\x00b")])
+    plain = make_batch(logs=1)
+    events = [trio.Event(), trio.Event()]
+    await sink.inbox.send(RecordWrite(odd, events[0]))
+    await sink.inbox.send(RecordWrite(plain, events[1]))
+    for event in events:
+        await event.wait()
+    with psycopg.connect(pg_url) as other:
+        logs, _ = pg_store.list_logs(other, odd.execution.id, 20, 0)
+        assert pg_store.get_execution(other, plain.execution.id) is not None
+    assert [log["message"] for log in logs] == ["a\ufffdb"]
+
+
 async def test_calls_finishing_together_share_one_commit(
     pg_url: str, nursery: trio.Nursery
 ) -> None:

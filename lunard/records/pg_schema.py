@@ -172,15 +172,27 @@ def _unit(column: Column) -> str | None:
 
 
 def copy_columns(table: Table, values: list[list[Any]]) -> list[list[Any]]:
-    """`Table.values` made ready for `COPY`: timestamps as datetimes, the rest unchanged."""
+    """`Table.values` made ready for `COPY`: timestamps as datetimes, NUL characters in text
+    as U+FFFD (PostgreSQL text cannot hold NUL, and one such log line would otherwise fail
+    the whole group commit), the rest unchanged."""
     converted = []
     for column, column_values in zip(table.columns, values, strict=True):
         unit = _unit(column)
-        if unit is None:
-            converted.append(column_values)
-        else:
+        if unit is not None:
             converted.append([timestamp(v, unit) for v in column_values])
+        elif column.sql_type.startswith("VARCHAR"):
+            converted.append([_without_nul(v) for v in column_values])
+        else:
+            converted.append(column_values)
     return converted
+
+
+def _without_nul(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd") if "\x00" in value else value
+    if isinstance(value, list):
+        return [_without_nul(v) for v in value]
+    return value
 
 
 def days_of(table: Table, columns: list[list[Any]]) -> set[dt.date]:
