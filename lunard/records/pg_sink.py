@@ -27,7 +27,7 @@ from lunard.config import redacted_url
 from lunard.errors import DataDirError, StorageError
 from lunard.messages import DeleteRecords, RecordBatch, RecordWrite, SinkQuery
 from lunard.records import pg_schema, pg_writes
-from lunard.records.sink import SinkStats, _reply, _row_count
+from lunard.records.sink import SinkStats, _reply, _row_count, report_committed
 from lunard.transactions import SchemaTooNew
 
 log = logging.getLogger(__name__)
@@ -203,15 +203,7 @@ class PgSink:
                 event.set()
 
     def _report_committed(self, batches: list[RecordBatch]) -> None:
-        seq = max(b.journal_seq for b in batches)
-        if self._committed is None or seq == 0:
-            return
-        try:
-            self._committed.send_nowait(seq)
-        except trio.WouldBlock:
-            pass  # the journal is behind on notices; the next one covers this one
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            self._committed = None
+        self._committed = report_committed(self._committed, batches)
 
     async def _answer(self, message: SinkQuery) -> None:
         result = await trio.to_thread.run_sync(self._read, message.run, limiter=self._readers)

@@ -197,15 +197,7 @@ class Sink:
 
     def _report_committed(self, batches: list[RecordBatch]) -> None:
         """Tell the journal that every frame up to the newest of `batches` is in DuckDB."""
-        seq = max(b.journal_seq for b in batches)
-        if self._committed is None or seq == 0:
-            return
-        try:
-            self._committed.send_nowait(seq)
-        except trio.WouldBlock:
-            pass  # the journal is behind on notices; the next one covers this one
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            self._committed = None
+        self._committed = report_committed(self._committed, batches)
 
     async def _answer_query(self, message: SinkQuery) -> None:
         await self._flush("query")
@@ -258,6 +250,24 @@ class Sink:
 
     async def _on_thread(self, fn: Callable[..., T], *args: Any) -> T:
         return await trio.to_thread.run_sync(fn, *args, limiter=self._limiter)
+
+
+def report_committed(
+    committed: trio.MemorySendChannel[int] | None, batches: list[RecordBatch]
+) -> trio.MemorySendChannel[int] | None:
+    """Tell the journal (on `committed`) that every frame up to the newest of `batches` is
+    written, so it may drop them; return the channel, or None once the journal is gone.
+    Both sinks use it."""
+    seq = max(b.journal_seq for b in batches)
+    if committed is None or seq == 0:
+        return committed
+    try:
+        committed.send_nowait(seq)
+    except trio.WouldBlock:
+        pass  # the journal is behind on notices; the next one covers this one
+    except (trio.BrokenResourceError, trio.ClosedResourceError):
+        return None
+    return committed
 
 
 def _reply(channel: trio.MemorySendChannel[Any], value: Any) -> None:
