@@ -25,14 +25,16 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from lunard import migrate_records
 from lunard.config import STATE_URL_SCHEMES, redacted_url
 from lunard.records.schema import TABLE_NAMES
 from lunard.state.db import STATE_FILE
 from lunard.state.dialect import as_bytes
 from lunard.state.migrations import sqlite as sqlite_migrations
+
+if TYPE_CHECKING:  # psycopg is an extra: `lunard --help` must work without it
+    from lunard import migrate_records
 
 
 class MigrateError(Exception):
@@ -133,6 +135,8 @@ def migrate_state(
             raise MigrateError(f"{flag} must be a postgresql:// or postgres:// URL, not {value!r}")
     try:
         import psycopg
+
+        from lunard import migrate_records
     except ImportError:
         raise MigrateError("psycopg is not installed: pip install 'lunard[postgres]'") from None
     try:
@@ -162,6 +166,7 @@ def _copy_all(
     """Both copies, each verified, committed only once both are (records first)."""
     import psycopg
 
+    from lunard import migrate_records
     from lunard.state.migrations import postgres as pg_migrations
 
     with contextlib.ExitStack() as stack:
