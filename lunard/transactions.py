@@ -43,6 +43,7 @@ def migrate(
     record: Callable[[int], tuple[str, Sequence[Any]]],
     begin: str = "BEGIN TRANSACTION",
     step: Callable[[], AbstractContextManager[Any]] | None = None,
+    version_table: str = "schema_migrations",
 ) -> int:
     """Apply the pending `(version, sql)` migrations in order, each in its own transaction,
     and return the schema version. `record(version)` gives the statement that notes a
@@ -53,10 +54,10 @@ def migrate(
     advisory lock) passes `contextlib.nullcontext`.
     """
     conn.execute(
-        "CREATE TABLE IF NOT EXISTS schema_migrations "
+        f"CREATE TABLE IF NOT EXISTS {version_table} "
         f"(version INTEGER NOT NULL, applied_at {applied_at_type} NOT NULL)"
     )
-    row = conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").fetchone()
+    row = conn.execute(f"SELECT COALESCE(MAX(version), 0) FROM {version_table}").fetchone()
     current = int(row[0]) if row else 0
     known = max(version for version, _ in migrations)
     if current > known:

@@ -26,12 +26,13 @@ Trio-free: plain functions of a psycopg connection, run on the sink's threads.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from lunard import transactions
 from lunard.records.schema import ENUMS, TABLES, Column, Enums, Table
-from lunard.transactions import SchemaTooNew
 
 # pg_advisory_xact_lock keys ("lnrdrec" / "lnrdprt" in ASCII, as integers).
 MIGRATION_LOCK = 0x6C6E7264726563
@@ -129,29 +130,23 @@ SCHEMA_VERSION = max(version for version, _ in MIGRATIONS)
 
 def migrate(conn: Any, steps: Sequence[tuple[int, list[str]]] = MIGRATIONS) -> int:
     """Apply the pending migrations on a raw (non-autocommit) psycopg connection in one
-    transaction under the advisory lock; return the version. Raises `SchemaTooNew` when the
-    database is ahead of `steps`, and `psycopg.Error` when it cannot be used."""
+    transaction under the advisory lock, with the one runner (`lunard.transactions`); return
+    the version. Raises `SchemaTooNew` when the database is ahead of `steps`, and
+    `psycopg.Error` when it cannot be used."""
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
-        conn.execute(
-            f"CREATE TABLE IF NOT EXISTS {VERSION_TABLE} "
-            "(version INTEGER NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+        return transactions.migrate(
+            conn,
+            [(version, ";\n".join(statements)) for version, statements in steps],
+            what="records database",
+            applied_at_type="TIMESTAMPTZ DEFAULT now()",
+            record=lambda version: (
+                f"INSERT INTO {VERSION_TABLE} (version) VALUES (%s)",
+                (version,),
+            ),
+            step=contextlib.nullcontext,
+            version_table=VERSION_TABLE,
         )
-        row = conn.execute(f"SELECT COALESCE(MAX(version), 0) FROM {VERSION_TABLE}").fetchone()
-        current = int(row[0])
-        known = max(version for version, _ in steps)
-        if current > known:
-            raise SchemaTooNew(
-                f"records database is at schema version {current}, newer than this lunard ({known})"
-            )
-        for version, statements in steps:
-            if version <= current:
-                continue
-            for statement in statements:
-                conn.execute(statement)
-            conn.execute(f"INSERT INTO {VERSION_TABLE} (version) VALUES (%s)", (version,))
-            current = version
-    return current
 
 
 # --------------------------------------------------------------------------- values
