@@ -40,7 +40,8 @@ haproxy:
 
 # Debian's PostgreSQL server for the state-backend tests (tests/pg.py runs initdb/pg_ctl).
 postgres:
-	command -v pg_ctl >/dev/null || apt-get install -y postgresql || (apt-get update && apt-get install -y postgresql)
+	command -v pg_ctl >/dev/null || ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 \
+		|| apt-get install -y postgresql || (apt-get update && apt-get install -y postgresql)
 
 test: $(VENV)/.installed lint browser haproxy postgres
 	$(VENV)/bin/pytest -q
