@@ -32,6 +32,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from lunard import transactions
+from lunard.records import schema
 from lunard.records.schema import ENUMS, TABLES, Column, Enums, Table
 
 # pg_advisory_xact_lock keys ("lnrdrec" / "lnrdprt" in ASCII, as integers).
@@ -87,29 +88,24 @@ def table_ddl(table: Table, version: int) -> str:
     return f"CREATE TABLE {table.name} (\n    {defs}\n) PARTITION BY RANGE (created_at)"
 
 
+def _keys(table: Table, version: int) -> list[str]:
+    return [
+        sql.format(t=table.name) for since, sql in _KEYS.get(table.name, ()) if since == version
+    ]
+
+
 def migration_sql(
     version: int, tables: Sequence[Table] = TABLES, enums: Enums | None = None
 ) -> list[str]:
     """The statements of schema version `version` on PostgreSQL, from the column lists."""
-    enums = ENUMS if enums is None else enums
-    statements = [
-        f"CREATE TYPE {name} AS ENUM ({', '.join(repr(label) for label in labels)})"
-        for name, (labels, since) in enums.items()
-        if since == version
-    ]
-    for table in tables:
-        if table.since == version:
-            statements.append(table_ddl(table, version))
-        elif table.since < version:
-            statements.extend(
-                f"ALTER TABLE {table.name} ADD COLUMN {column_ddl(c)}"
-                for c in table.columns
-                if c.since == version
-            )
-        statements.extend(
-            sql.format(t=table.name) for since, sql in _KEYS.get(table.name, ()) if since == version
-        )
-    return statements
+    return schema.migration_statements(
+        version,
+        tables,
+        ENUMS if enums is None else enums,
+        table_ddl=table_ddl,
+        column_ddl=column_ddl,
+        extra=_keys,
+    )
 
 
 def migrations(
@@ -118,8 +114,7 @@ def migrations(
     """`(version, statements)` for every version the lists name, oldest first (the same
     version numbers as DuckDB's `schema.MIGRATIONS`)."""
     enums = ENUMS if enums is None else enums
-    versions = {since for _, since in enums.values()} | {t.since for t in tables}
-    versions |= {c.since for t in tables for c in t.columns}
+    versions = set(schema.versions_of(tables, enums))
     versions |= {since for keys in _KEYS.values() for since, _ in keys}
     return [(v, migration_sql(v, tables, enums)) for v in sorted(versions)]
 

@@ -39,7 +39,7 @@ the table names.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any
@@ -316,11 +316,18 @@ TABLE_NAMES: tuple[str, ...] = tuple(t.name for t in TABLES)
 # --------------------------------------------------------------------------- migrations
 
 
-def migration_sql(
-    version: int, tables: Sequence[Table] = TABLES, enums: Enums | None = None
-) -> str:
-    """The statements of schema version `version`, made from the column lists."""
-    enums = ENUMS if enums is None else enums
+def migration_statements(
+    version: int,
+    tables: Sequence[Table],
+    enums: Enums,
+    *,
+    table_ddl: Callable[[Table, int], str] = Table.ddl,
+    column_ddl: Callable[[Column], str] = attrgetter("ddl"),
+    extra: Callable[[Table, int], Iterable[str]] = lambda table, version: (),
+) -> list[str]:
+    """The statements of schema version `version`, made from the column lists: its enum
+    types, its new tables, the columns it adds to older ones, and `extra` per table (keys
+    and indexes a dialect adds). DuckDB's DDL by default; `pg_schema` passes PostgreSQL's."""
     statements = [
         f"CREATE TYPE {name} AS ENUM ({', '.join(repr(label) for label in labels)})"
         for name, (labels, since) in enums.items()
@@ -328,13 +335,29 @@ def migration_sql(
     ]
     for table in tables:
         if table.since == version:
-            statements.append(table.ddl(version))
+            statements.append(table_ddl(table, version))
         elif table.since < version:
             statements.extend(
-                f"ALTER TABLE {table.name} ADD COLUMN {c.ddl}"
+                f"ALTER TABLE {table.name} ADD COLUMN {column_ddl(c)}"
                 for c in table.columns
                 if c.since == version
             )
+        statements.extend(extra(table, version))
+    return statements
+
+
+def versions_of(tables: Sequence[Table], enums: Enums) -> list[int]:
+    """Every schema version the lists name, oldest first."""
+    versions = {since for _, since in enums.values()} | {t.since for t in tables}
+    versions |= {c.since for t in tables for c in t.columns}
+    return sorted(versions)
+
+
+def migration_sql(
+    version: int, tables: Sequence[Table] = TABLES, enums: Enums | None = None
+) -> str:
+    """The statements of schema version `version` (DuckDB), as one SQL text."""
+    statements = migration_statements(version, tables, ENUMS if enums is None else enums)
     return ";\n".join(statements) + ";\n"
 
 
@@ -343,9 +366,7 @@ def migrations(
 ) -> list[tuple[int, str]]:
     """`(version, SQL)` for every version the lists name, oldest first."""
     enums = ENUMS if enums is None else enums
-    versions = {since for _, since in enums.values()} | {t.since for t in tables}
-    versions |= {c.since for t in tables for c in t.columns}
-    return [(v, migration_sql(v, tables, enums)) for v in sorted(versions)]
+    return [(v, migration_sql(v, tables, enums)) for v in versions_of(tables, enums)]
 
 
 # (version, SQL) for the runner; a released version's SQL never changes.
