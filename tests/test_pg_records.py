@@ -33,6 +33,24 @@ async def start_pg(nursery: trio.Nursery, url: str, **options: Any) -> PgSink:
     return sink
 
 
+def at_once(node: Callable[[], None], count: int) -> list[BaseException]:
+    """Run `node` on `count` threads at once (nodes racing); the exceptions they raised."""
+    errors: list[BaseException] = []
+
+    def guarded() -> None:
+        try:
+            node()
+        except BaseException as exc:  # reported to the caller
+            errors.append(exc)
+
+    threads = [threading.Thread(target=guarded) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return errors
+
+
 def pg_counts(url: str) -> dict[str, int]:
     with psycopg.connect(url) as conn:
         return {
@@ -70,22 +88,12 @@ def test_tables_follow_the_column_lists_partitioned_with_their_keys(pg_url: str)
 
 def test_nodes_migrating_at_once_apply_each_version_once(pg_url: str) -> None:
     results: list[int] = []
-    errors: list[BaseException] = []
 
     def node() -> None:
-        try:
-            with psycopg.connect(pg_url) as conn:
-                results.append(pg_schema.migrate(conn))
-        except BaseException as exc:  # reported below
-            errors.append(exc)
+        with psycopg.connect(pg_url) as conn:
+            results.append(pg_schema.migrate(conn))
 
-    threads = [threading.Thread(target=node) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
-    assert errors == []
+    assert at_once(node, 4) == []
     assert results == [schema.SCHEMA_VERSION] * 4
     with psycopg.connect(pg_url) as conn:
         rows = conn.execute(f"SELECT version FROM {pg_schema.VERSION_TABLE}").fetchall()
@@ -106,22 +114,12 @@ def test_partitions_made_once_by_nodes_racing(pg_url: str) -> None:
         pg_schema.migrate(conn)
     days = {dt.date(2026, 3, 1) + dt.timedelta(days=i) for i in range(3)}
     made: list[int] = []
-    errors: list[BaseException] = []
 
     def node() -> None:
-        try:
-            with psycopg.connect(pg_url, autocommit=True) as conn:
-                made.append(pg_schema.ensure_partitions(conn, days))
-        except BaseException as exc:  # reported below
-            errors.append(exc)
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            made.append(pg_schema.ensure_partitions(conn, days))
 
-    threads = [threading.Thread(target=node) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
-    assert errors == []
+    assert at_once(node, 4) == []
     assert sorted(made) == [0, 0, 0, 3 * len(schema.TABLES)]
     with psycopg.connect(pg_url) as conn:
         for table in schema.TABLE_NAMES:
