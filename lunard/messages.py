@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import trio
 
@@ -104,18 +104,25 @@ class RecordBatch:
     journal_seq: int = 0
 
 
+class Written(Protocol):
+    """What a `RecordWrite`'s receiver sets once: a `trio.Event`, or the pool's
+    `AnswerWhenWritten`, which answers the call when set."""
+
+    def set(self) -> None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class RecordWrite:
-    """pool -> journal: a finished execution's records.
+    """pool -> journal (or the PostgreSQL sink): a finished execution's records.
 
-    The journal sets `written` once the batch is as durable as the `durability` setting
-    asks (in the kernel, or on disk) and has passed it on to the sink; the pool answers the
-    call only after that. `written` is always set, also when the write failed or on
-    shutdown, so the pool never waits forever.
+    The receiver sets `written` once the batch is as durable as the `durability` setting
+    asks (in the kernel, or on disk) and has passed it on to the sink; the call is answered
+    only then (the pool's `written` sends the answer). `written` is always set exactly
+    once, also when the write failed or on shutdown, so no call waits forever.
     """
 
     batch: RecordBatch
-    written: trio.Event
+    written: Written
 
 
 @dataclass(frozen=True, slots=True)

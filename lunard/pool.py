@@ -69,9 +69,10 @@ class Pool:
     most `function_max_workers` workers per function while others wait (0: all but one),
     plus each call's own `max_concurrency`. `lunard.jobs.enqueue` puts requests there.
 
-    Sends: one `RecordWrite` per execution to `records` (the journal), waits until it is
-    written, then sends exactly one `ExecOutcome` on the request's `reply` channel (give it
-    room for one message). Timeouts and dead workers are answered as error results; a
+    Sends: one `RecordWrite` per execution to `records` (the journal) and goes on with its
+    next call; the journal sets the write's `written` (`AnswerWhenWritten`) once the record
+    is durable, which sends exactly one `ExecOutcome` on the request's `reply` channel
+    (give it room for one message). Timeouts and dead workers are answered as error results; a
     worker that overran or died is killed and replaced in the background, and the call is
     never run again. Workers that cannot start are reported to `readiness` and end the
     pool with `WorkerBootError` (see the module docstring).
@@ -194,7 +195,7 @@ class Pool:
         finally:
             self.inbox.close()
             for request in self.inbox.drain():
-                self._answer_nowait(request, self._stopped(request.job))
+                _answer_nowait(request, self._stopped(request.job))
             with trio.move_on_after(self._stop_timeout_s + 1.0) as cleanup:
                 cleanup.shield = True
                 await self._stop_all()
@@ -218,7 +219,7 @@ class Pool:
             # The worker may have died (and been replaced) while we waited for work.
             worker = await self._live_worker(slot)
         except BaseException:
-            self._answer_nowait(request, self._stopped(request.job))
+            _answer_nowait(request, self._stopped(request.job))
             raise
         await self._handle(worker, request)
 
@@ -238,7 +239,7 @@ class Pool:
             result = await self._call(worker, job)
         except BaseException:
             # Cancelled (shutdown) mid-call: the requester still gets its one answer.
-            self._answer_nowait(request, self._stopped(job))
+            _answer_nowait(request, self._stopped(job))
             raise
         duration_ms = int((time.monotonic() - started) * 1000)
         outcome = ExecOutcome(result=result, duration_ms=duration_ms)
@@ -248,19 +249,19 @@ class Pool:
             ai_requests=result.ai_requests,
             email_requests=result.email_requests,
         )
+        # Record first: the journal answers the caller once the record is durable
+        # (`AnswerWhenWritten`), and this dispatcher takes its next call meanwhile.
+        write = RecordWrite(batch, AnswerWhenWritten(request, outcome))
         try:
-            # Record first: the record is durable (journaled) before the caller sees the
-            # response.
-            written = trio.Event()
             try:
-                await self._records.send(RecordWrite(batch, written))
-            except (trio.BrokenResourceError, trio.ClosedResourceError):
-                log.error("journal is gone; execution %s was not recorded", job.execution_id)
-            else:
-                await written.wait()
-            await self._answer(request, outcome)
+                self._records.send_nowait(write)
+            except trio.WouldBlock:
+                await self._records.send(write)  # the journal is behind: wait for room
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            log.error("journal is gone; execution %s was not recorded", job.execution_id)
+            _answer_nowait(request, outcome)
         except BaseException:
-            self._answer_nowait(request, outcome)
+            _answer_nowait(request, outcome)  # cancelled while waiting for room
             raise
 
     async def _call(self, worker: WorkerProcess, job: Job) -> JobResult:
@@ -314,24 +315,6 @@ class Pool:
             error=enhance(raw, job.code),
             logs=[JobLog(level="error", message=raw, created_at=time.time())],
         )
-
-    async def _answer(self, request: ExecRequest, outcome: ExecOutcome) -> None:
-        try:
-            request.reply.send_nowait(outcome)
-        except trio.WouldBlock:
-            # A zero-capacity reply channel: wait for the requester to take it.
-            try:
-                await request.reply.send(outcome)
-            except (trio.BrokenResourceError, trio.ClosedResourceError):
-                log.info("requester of %s went away", request.job.execution_id)
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            log.info("requester of %s went away", request.job.execution_id)
-
-    def _answer_nowait(self, request: ExecRequest, outcome: ExecOutcome) -> None:
-        try:
-            request.reply.send_nowait(outcome)
-        except (trio.WouldBlock, trio.BrokenResourceError, trio.ClosedResourceError):
-            log.info("could not tell the requester of %s", request.job.execution_id)
 
     # ------------------------------------------------------------------ worker lifecycle
 
@@ -439,6 +422,29 @@ class Pool:
             await worker.wait()
         self._live.clear()
         self._slots = [None] * self._workers
+
+
+class AnswerWhenWritten:
+    """The `written` of a pool's `RecordWrite`: setting it (the journal, once the record is
+    durable; always exactly once, also when the write failed or at shutdown) sends the
+    call's outcome to its requester."""
+
+    __slots__ = ("outcome", "request")
+
+    def __init__(self, request: ExecRequest, outcome: ExecOutcome) -> None:
+        self.request = request
+        self.outcome = outcome
+
+    def set(self) -> None:
+        _answer_nowait(self.request, self.outcome)
+
+
+def _answer_nowait(request: ExecRequest, outcome: ExecOutcome) -> None:
+    """Send the one answer (the reply channel has room for it), or log that nobody took it."""
+    try:
+        request.reply.send_nowait(outcome)
+    except (trio.WouldBlock, trio.BrokenResourceError, trio.ClosedResourceError):
+        log.info("could not tell the requester of %s", request.job.execution_id)
 
 
 def _seconds(value: float) -> str:

@@ -50,10 +50,10 @@ def create_app(app_deps: AppDeps) -> QuartTrio:
     for module in blueprints:
         app.register_blueprint(module.bp)
     register_error_handlers(app)
-    # The dashboard's files answer only what no Quart route knows (web.py), /fn goes first.
+    # The dashboard's files answer only what no Quart route knows (web.py).
     dashboard = web.WebAssets(app.asgi_app, app.url_map)  # type: ignore[arg-type]
-    # Outermost: while draining, every response (also the edge's own) says Connection: close.
-    app.asgi_app = DrainingLayer(  # type: ignore[method-assign,assignment]
-        EdgeMiddleware(FunctionRuntime(dashboard, app_deps)), app_deps.readiness
-    )
+    # While draining, every response (also the edge's own) says Connection: close.
+    edge = DrainingLayer(EdgeMiddleware(dashboard), app_deps.readiness)
+    # Outermost: /fn is served before the edge layers, doing their work itself.
+    app.asgi_app = FunctionRuntime(edge, app_deps)  # type: ignore[method-assign,assignment]
     return app

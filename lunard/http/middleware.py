@@ -31,7 +31,19 @@ CORS_HEADERS: list[tuple[bytes, bytes]] = [
     ),
 ]
 _CORS_NAMES = {name for name, _ in CORS_HEADERS}
-_INTERNAL_ERROR = json.dumps({"error": "Internal server error"}).encode()
+INTERNAL_ERROR = json.dumps({"error": "Internal server error"}).encode()
+
+
+def with_cors(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """`headers` (raw ASGI pairs) with ours for CORS in place of any the app set."""
+    return [h for h in headers if h[0].lower() not in _CORS_NAMES] + CORS_HEADERS
+
+
+def log_access(method: str, path: str, status: int, started: float) -> None:
+    """The access-log line of a request that began at `started` (`time.perf_counter`), if
+    INFO is on for `lunard.access`."""
+    if access_log.isEnabledFor(logging.INFO):
+        _access_line(method, path, status, (time.perf_counter() - started) * 1000)
 
 
 def _access_line(method: str, path: str, status: int, elapsed_ms: float) -> None:
@@ -67,8 +79,7 @@ class EdgeMiddleware:
             if message["type"] == "http.response.start":
                 state["status"] = message["status"]
                 state["started"] = True
-                headers = [h for h in message.get("headers", []) if h[0].lower() not in _CORS_NAMES]
-                message["headers"] = headers + CORS_HEADERS
+                message["headers"] = with_cors(message.get("headers", []))
             await send(message)
 
         try:
@@ -87,8 +98,6 @@ class EdgeMiddleware:
                         "headers": [(b"content-type", b"application/json")],
                     }
                 )
-                await send({"type": "http.response.body", "body": _INTERNAL_ERROR})
+                await send({"type": "http.response.body", "body": INTERNAL_ERROR})
         finally:
-            if access_log.isEnabledFor(logging.INFO):
-                elapsed_ms = (time.perf_counter() - started) * 1000
-                _access_line(scope["method"], scope["path"], state["status"], elapsed_ms)
+            log_access(scope["method"], scope["path"], state["status"], started)

@@ -1,21 +1,30 @@
 """The runtime routes `/fn/{id}` and `/fn/{id}/{path...}` (http-api §4).
 
-These are the hot path, so they are served as a plain ASGI layer in front of the Quart app
-(Quart's request machinery costs about a quarter of a hello-world's time); everything else
-falls through to Quart. Checks run in upstream's order (404 unknown, 403 disabled, 500 no
-active version), then lunard's own: 429 when the function's `max_concurrency` is 0 (Lambda
-answers a function with reserved concurrency 0 the same way; nothing is recorded). Then the
-call goes to the pool as an `ExecRequest` and the worker's answer becomes the response; a
-full queue, or a full share of it for this function, is 503 with Retry-After. The pool
-records the execution through the sink, success or failure.
+These are the hot path, so they are served as the outermost plain ASGI layer, in front of
+the edge layers and the Quart app (Quart's request machinery costs about a quarter of a
+hello-world's time, and each wrapping layer another await per message): the edge's work
+for `/fn` answers — CORS headers, recovery into a 500, the access-log line, and while
+draining `Connection: close` with the last body message shielded — is done here, inline,
+with the edge layers' own helpers. Everything else (`OPTIONS` too) falls through to them.
+
+Checks run in upstream's order (404 unknown, 403 disabled, 500 no active version), then
+lunard's own: 429 when the function's `max_concurrency` is 0 (Lambda answers a function with
+reserved concurrency 0 the same way; nothing is recorded). Then the call goes to the pool as
+an `ExecRequest` and the worker's answer becomes the response; a full queue, or a full share
+of it for this function, is 503 with Retry-After. The pool records the execution through the
+sink, success or failure.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import logging
+import time
 from typing import Any
 from urllib.parse import parse_qsl
+
+import trio
 
 from lunard.errors import (
     Forbidden,
@@ -27,10 +36,21 @@ from lunard.errors import (
 )
 from lunard.golang import canonical_header
 from lunard.http.deps import AppDeps
+from lunard.http.draining import closing_headers
 from lunard.http.errors import METHOD_NOT_ALLOWED, allow_value, error_reply
-from lunard.http.middleware import ASGIApp, Receive, Scope, Send
+from lunard.http.middleware import (
+    INTERNAL_ERROR,
+    ASGIApp,
+    Receive,
+    Scope,
+    Send,
+    log_access,
+    with_cors,
+)
 from lunard.jobs import THROTTLED, start_run
 from lunard.messages import HttpEvent, Job, JobResponse
+
+log = logging.getLogger(__name__)
 
 PREFIX = "/fn/"
 METHODS = frozenset({"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD"})
@@ -129,7 +149,9 @@ def _function_headers(reply: JobResponse, headers: dict[str, str]) -> dict[str, 
 
 
 class FunctionRuntime:
-    """ASGI layer serving `/fn/...` itself and passing every other request to `app`."""
+    """The outermost ASGI layer: serves `/fn/...` itself (with the edge's work, see the
+    module docstring) and passes every other request, and `OPTIONS`, to `app` (the edge
+    layers around Quart)."""
 
     def __init__(self, app: ASGIApp, deps: AppDeps) -> None:
         self.app = app
@@ -137,22 +159,46 @@ class FunctionRuntime:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         route = split_path(scope["path"]) if scope["type"] == "http" else None
-        if route is None:
+        if route is None or scope["method"] == "OPTIONS":
             await self.app(scope, receive, send)
             return
+        started = time.perf_counter()
+        status = 500
+        try:
+            status, headers, body = await self._answer(scope, receive, route)
+        except Exception:
+            log.exception("unhandled error in %s %s", scope["method"], scope["path"])
+            headers, body = {"Content-Type": "application/json"}, INTERNAL_ERROR
+        try:
+            await self._respond(send, status, headers, b"" if scope["method"] == "HEAD" else body)
+        finally:
+            log_access(scope["method"], scope["path"], status, started)
+
+    async def _answer(
+        self, scope: Scope, receive: Receive, route: tuple[str, str]
+    ) -> tuple[int, dict[str, str], bytes]:
         if scope["method"] not in METHODS:
             # Other methods are not routed to functions: 405 with `Allow`, like Go's mux
             # (DECISIONS 8). The function is not looked up, so this says nothing about it.
             headers = {"Allow": ALLOW, "Content-Type": "text/plain; charset=utf-8"}
-            await _respond(send, 405, headers, METHOD_NOT_ALLOWED.encode())
-            return
+            return 405, headers, METHOD_NOT_ALLOWED.encode()
         try:
-            status, headers, body = await self.invoke(scope, receive, *route)
+            return await self.invoke(scope, receive, *route)
         except LunardError as exc:
             status, headers, error = error_reply(exc)
             headers["Content-Type"] = "application/json"
-            body = json.dumps(error).encode()
-        await _respond(send, status, headers, b"" if scope["method"] == "HEAD" else body)
+            return status, headers, json.dumps(error).encode()
+
+    async def _respond(self, send: Send, status: int, headers: dict[str, str], body: bytes) -> None:
+        raw: list[Any] = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+        raw.append((b"content-length", str(len(body)).encode()))
+        raw = with_cors(raw)
+        if self.deps.readiness.draining:
+            raw = closing_headers(raw)
+        await send({"type": "http.response.start", "status": status, "headers": raw})
+        # Shielded like every last body message (lunard.http.draining says why).
+        with trio.CancelScope(shield=True):
+            await send({"type": "http.response.body", "body": body})
 
     async def invoke(
         self, scope: Scope, receive: Receive, function_id: str, relative_path: str
@@ -180,10 +226,3 @@ class FunctionRuntime:
             headers["Content-Type"] = "application/json"
             return 500, headers, EXECUTION_FAILED_BODY
         return run.status, _function_headers(reply, headers), reply.body
-
-
-async def _respond(send: Send, status: int, headers: dict[str, str], body: bytes) -> None:
-    raw: list[Any] = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
-    raw.append((b"content-length", str(len(body)).encode()))
-    await send({"type": "http.response.start", "status": status, "headers": raw})
-    await send({"type": "http.response.body", "body": body})

@@ -25,7 +25,7 @@ from psycopg_pool import ConnectionPool
 
 from lunard.config import redacted_url
 from lunard.errors import DataDirError, StorageError
-from lunard.messages import DeleteRecords, RecordBatch, RecordWrite, SinkQuery
+from lunard.messages import DeleteRecords, RecordBatch, RecordWrite, SinkQuery, Written
 from lunard.records import pg_schema, pg_writes
 from lunard.records.sink import SinkStats, _reply, _row_count, report_committed
 from lunard.transactions import SchemaTooNew
@@ -101,7 +101,7 @@ class PgSink:
         self._writer = trio.CapacityLimiter(1)
         self._readers = trio.CapacityLimiter(read_connections)
         self._buffer: list[RecordBatch] = []
-        self._waiting: list[trio.Event] = []
+        self._waiting: list[Written] = []
         self._first_buffered_at = math.inf
         self._days: set[dt.date] = set()
 

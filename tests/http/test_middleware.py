@@ -4,6 +4,16 @@ from __future__ import annotations
 
 import httpx
 
+from tests.http.helpers import create
+
+# A handler that tries to set CORS headers of its own: the edge's win (upstream's order).
+CORS_SETTING = """
+function handler(ctx, event)
+  return {statusCode = 201, body = "ok", headers = {
+    ["access-control-allow-origin"] = "https://evil.example", ["X-Own"] = "kept"}}
+end
+"""
+
 
 def test_s3_options_is_204_with_cors_before_auth(anon: httpx.Client) -> None:
     response = anon.options("/api/functions")
@@ -19,6 +29,21 @@ def test_cors_headers_on_every_response(anon: httpx.Client) -> None:
         assert response.headers["Access-Control-Allow-Methods"] == "GET, POST, PUT, DELETE, OPTIONS"
         assert response.headers["Access-Control-Allow-Headers"] == "Content-Type, Authorization"
         assert "X-Execution-Id" in response.headers["Access-Control-Expose-Headers"]
+
+
+def test_fn_answers_carry_the_edge_cors_headers(api: httpx.Client, anon: httpx.Client) -> None:
+    # /fn is served before the edge layers (lunard.http.runtime), so it adds them itself.
+    function_id = create(api, CORS_SETTING)["id"]
+    for path, status in ((f"/fn/{function_id}", 201), ("/fn/no-such-function", 404)):
+        response = anon.get(path)
+        assert response.status_code == status
+        assert response.headers.get_list("Access-Control-Allow-Origin") == ["*"]
+        assert response.headers["Access-Control-Allow-Headers"] == "Content-Type, Authorization"
+        assert "X-Execution-Id" in response.headers["Access-Control-Expose-Headers"]
+    assert anon.get(f"/fn/{function_id}").headers["X-Own"] == "kept"
+    preflight = anon.options(f"/fn/{function_id}")
+    assert preflight.status_code == 204
+    assert preflight.headers["Access-Control-Allow-Origin"] == "*"
 
 
 def test_unknown_path_is_plain_404(anon: httpx.Client) -> None:
@@ -38,6 +63,12 @@ def test_one_access_log_line_per_request(daemon, anon: httpx.Client) -> None:  #
     anon.get("/healthz?probe=access-log")
     lines = [line for line in daemon.log().splitlines() if "lunard.access" in line]
     assert any("GET /healthz 200" in line for line in lines)
+
+
+def test_fn_calls_have_their_access_log_line(daemon, anon: httpx.Client) -> None:  # type: ignore[no-untyped-def]
+    anon.get("/fn/no-such-function-for-the-access-log")
+    lines = [line for line in daemon.log().splitlines() if "lunard.access" in line]
+    assert any("GET /fn/no-such-function-for-the-access-log 404" in line for line in lines)
 
 
 def test_oversized_management_body_is_413_json(anon: httpx.Client) -> None:
