@@ -9,6 +9,7 @@ An invalid value raises `ConfigError` naming the setting; start-up stops.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import os
 import socket
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from lunard.errors import ConfigError
-from lunard.wire import DEFAULT_TIMEOUT_S
+from lunard.wire import DEFAULT_TIMEOUT_S, JobLimits
 
 # Settings whose environment variable is upstream's name rather than LUNARD_<NAME>.
 UPSTREAM_ENV = {
@@ -184,6 +185,16 @@ class Config:
     log_format: str = field(
         default="text", metadata={"help": "text, or json: one object per line (journald, Loki)"}
     )
+
+    @functools.cached_property
+    def job_limits(self) -> JobLimits:
+        """The limits every execution carries, built once per config (not once per call)."""
+        return JobLimits(
+            max_memory_bytes=self.max_memory_mb * 1024 * 1024,
+            max_log_entries=self.max_log_entries,
+            max_log_bytes=self.max_log_bytes,
+            http_max_response_bytes=self.http_max_response_bytes,
+        )
 
     @property
     def public_url(self) -> str:

@@ -13,7 +13,7 @@ import trio
 from lunard.config import Config
 from lunard.errors import InternalError, Overloaded
 from lunard.ids import new_id
-from lunard.messages import ExecOutcome, ExecRequest, HttpEvent, Job, JobLimits, Trigger
+from lunard.messages import ExecOutcome, ExecRequest, HttpEvent, Job, Trigger
 from lunard.state.runtime import RuntimeTarget
 
 
@@ -33,27 +33,8 @@ def build_job(config: Config, target: RuntimeTarget, event: HttpEvent) -> Job:
         started_at=int(time.time()),
         base_url=config.public_url,
         timeout_s=float(config.timeout_seconds),
-        limits=job_limits(config),
+        limits=config.job_limits,
     )
-
-
-_limits: tuple[Config, JobLimits] | None = None
-
-
-def job_limits(config: Config) -> JobLimits:
-    """The per-execution limits of `config`, built once per config (not once per call)."""
-    global _limits
-    cached = _limits
-    if cached is not None and cached[0] is config:
-        return cached[1]
-    limits = JobLimits(
-        max_memory_bytes=config.max_memory_mb * 1024 * 1024,
-        max_log_entries=config.max_log_entries,
-        max_log_bytes=config.max_log_bytes,
-        http_max_response_bytes=config.http_max_response_bytes,
-    )
-    _limits = (config, limits)
-    return limits
 
 
 QUEUE_FULL = "Too many executions queued, retry later"
@@ -104,7 +85,7 @@ async def execute(
         max_concurrency=max_concurrency,
     )
     enqueue(pool, request)
-    async with receive:
+    with receive:  # memory channels close synchronously: no async exit per call
         try:
             return await receive.receive()
         except trio.EndOfChannel:
