@@ -59,10 +59,11 @@ class Process:
             self.proc.kill()
 
 
-def start_bare() -> Process:
+def start_bare(module: str = "bench.bare_app") -> Process:
+    """The bare ASGI app (or another of its kind, e.g. `bench.shape_floor`) on a free port."""
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bench.bare_app", str(port)],
+        [sys.executable, "-m", module, str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -1,9 +1,11 @@
 """The /fn path against the ceiling of its HTTP stack, in one run (issue 13's table).
 
 (a) a bare ASGI "hello" on hypercorn-trio (`bench.bare_app`); (b) `/fn` hello world; (c)
-`/fn` KV counter with a log line; (d) a CPU-bound function (3,000,000-iteration loop). wrk
-with one thread; (a), (b) and (c) alternate `rounds` times and the medians are compared, so a
-noisy neighbour on the machine hits both sides of each ratio alike.
+`/fn` KV counter with a log line; (d) a CPU-bound function (3,000,000-iteration loop); (e) the
+floor of lunard's shape, the bare app plus one nng round trip to an echo process per request
+(`bench.shape_floor`): what no `/fn` on this shape can beat. wrk with one thread; (a), (b),
+(c) and (e) alternate `rounds` times and the medians are compared, so a noisy neighbour on
+the machine hits both sides of each ratio alike.
 
 Targets: 1 connection, p50 of (b) <= 1.6x (a); 16 connections, (b) >= 0.7x (a) req/s, (c) >=
 0.6x, p99 of (b) <= 2x (a)'s, no errors; (d) median minus (b) median, one request at a time,
@@ -71,6 +73,7 @@ def _verdict(ok: bool) -> str:
 
 def runtime_bench(seconds: int = 10, rounds: int = 3) -> None:
     bare = start_bare()
+    floor = start_bare("bench.shape_floor")
     daemon = start_lunard()
     try:
         hello = f"{daemon.url}/fn/" + create_function(daemon.url, "bench-hello", HELLO)
@@ -83,6 +86,8 @@ def runtime_bench(seconds: int = 10, rounds: int = 3) -> None:
                 "a": lambda: wrk("(a) bare ASGI hello, 1 conn", bare.url + "/", connections=1,
                                  seconds=seconds),
                 "b": lambda: wrk("(b) /fn hello, 1 conn", hello, connections=1, seconds=seconds),
+                "e": lambda: wrk("(e) shape floor, 1 conn", floor.url + "/", connections=1,
+                                 seconds=seconds),
             },
         )  # fmt: skip
         many = _alternate(
@@ -91,6 +96,7 @@ def runtime_bench(seconds: int = 10, rounds: int = 3) -> None:
                 "a": lambda: wrk("(a) bare ASGI hello, 16 conns", bare.url + "/", seconds=seconds),
                 "b": lambda: wrk("(b) /fn hello, 16 conns", hello, seconds=seconds),
                 "c": lambda: wrk("(c) /fn kv counter + log, 16 conns", counter, seconds=seconds),
+                "e": lambda: wrk("(e) shape floor, 16 conns", floor.url + "/", seconds=seconds),
             },
         )
         d = wrk("(d) /fn 3M-iteration loop, 16 conns", cpu, seconds=seconds)
@@ -99,15 +105,16 @@ def runtime_bench(seconds: int = 10, rounds: int = 3) -> None:
         raw = raw_luajit_ms()
     finally:
         bare.stop()
+        floor.stop()
         daemon.stop()
 
     print(f"{'scenario':36} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'requests':>9} {'errors':>7}")
-    for r in (one["a"], one["b"], many["a"], many["b"], many["c"], d):
+    for r in (one["a"], one["b"], one["e"], many["a"], many["b"], many["c"], many["e"], d):
         print(_row(r))
     p50_ratio = one["b"].p50_ms / one["a"].p50_ms
     rps_b, rps_c = many["b"].rps / many["a"].rps, many["c"].rps / many["a"].rps
     p99_ratio = many["b"].p99_ms / many["a"].p99_ms
-    errors = sum(r.errors for r in (*one.values(), *many.values(), d))
+    errors = sum(r.errors for r in (one["a"], one["b"], many["a"], many["b"], many["c"], d))
     lua_ms = statistics.median(cpu_times) - statistics.median(hello_times)
     print()
     print(
@@ -124,6 +131,12 @@ def runtime_bench(seconds: int = 10, rounds: int = 3) -> None:
         f"LuaJIT: {raw:.2f} ms; ratio {lua_ms / raw:.2f}   (target <= 1.3: "
         f"{_verdict(lua_ms <= 1.3 * raw)})"
     )  # fmt: skip
+    print(
+        f"the shape's floor (e), the bare app + one nng round trip: 1 conn p50 (e)/(a) = "
+        f"{one['e'].p50_ms / one['a'].p50_ms:.2f}, 16 conns req/s (e)/(a) = "
+        f"{many['e'].rps / many['a'].rps:.2f}; /fn against it: (b)/(e) p50 = "
+        f"{one['b'].p50_ms / one['e'].p50_ms:.2f}, req/s = {many['b'].rps / many['e'].rps:.2f}"
+    )
 
 
 if __name__ == "__main__":
