@@ -43,6 +43,18 @@ class Daemon:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def log_line(self, *parts: str, timeout: float = 10.0) -> str:
+        """The first log line holding every one of `parts`, waiting for it to be written
+        (a request's access-log line follows its response)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for line in self.log().splitlines():
+                if all(part in line for part in parts):
+                    return line
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no log line with {parts!r} after {timeout}s")
+            time.sleep(0.02)
+
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int:
         """Send `sig` and wait for the exit code."""
         for client in self.clients:

@@ -240,18 +240,6 @@ def test_a_column_added_later_is_one_line_and_old_and_fresh_files_agree(tmp_path
         fresh.close()
 
 
-def test_arrow_tables_carry_every_column_in_table_order() -> None:
-    batch = make_batch(make_execution(), logs=[make_log("a", level="fatal")], ai=1, email=1)
-    tables = schema.arrow_tables([batch])
-    assert list(tables) == list(schema.TABLE_NAMES)
-    for table in schema.TABLES:
-        arrow = tables[table.name]
-        assert arrow.column_names == [c.name for c in table.columns]
-        assert [f.type for f in arrow.schema] == [c.arrow_type for c in table.columns]
-        assert arrow.num_rows == 1
-    assert tables["logs"].column("level").to_pylist() == ["info"]  # unknown level (§3.4)
-
-
 # --------------------------------------------------------------------------- executions
 
 

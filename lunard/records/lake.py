@@ -29,28 +29,22 @@ import math
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import unquote, urlparse
 
 import duckdb
-import pyarrow as pa
 import trio
 
 from lunard.errors import ConfigError
 from lunard.records.instance import lake_config, wall_in
 from lunard.records.schema import ENUMS, TABLES, Column, Table
 
+if TYPE_CHECKING:
+    import pyarrow as pa
+
 T = TypeVar("T")
 
 AS_OF_HEADER = "X-Lunard-Data-As-Of"
-_ARROW: dict[str, pa.DataType] = {
-    "VARCHAR": pa.string(),
-    "INTEGER": pa.int32(),
-    "BOOLEAN": pa.bool_(),
-    "TIMESTAMP": pa.timestamp("us"),
-    "VARCHAR[]": pa.list_(pa.string()),
-    **{name: pa.string() for name in ENUMS},
-}
 
 
 def lake_dir(url: str) -> Path:
@@ -101,8 +95,18 @@ def _literal(text: str) -> str:
 
 
 def arrow_schema(table: Table) -> pa.Schema:
-    """The Arrow schema of a slice as the exporter builds it (ENUMs as strings)."""
-    return pa.schema([pa.field(c.name, _ARROW[c.sql_type]) for c in table.columns])
+    """The Arrow schema of a slice as the exporter builds it (ENUMs as strings, timestamps
+    in microseconds: PostgreSQL hands out datetimes)."""
+    # Imported here: the daemon imports this module for the lake's reads (analytics), and
+    # only the exporter, in cluster mode, builds Arrow (issue 13: pyarrow is ~55 MB).
+    import pyarrow as pa
+
+    def arrow_type(column: Column) -> pa.DataType:
+        if column.sql_type == "TIMESTAMP":
+            return pa.timestamp("us")
+        return column.arrow_type
+
+    return pa.schema([pa.field(c.name, arrow_type(c)) for c in table.columns])
 
 
 # --------------------------------------------------------------------------- writing

@@ -156,9 +156,7 @@ def timestamp(value: int | float, unit: str) -> dt.datetime:
 
 
 def _unit(column: Column) -> str | None:
-    if column.sql_type != "TIMESTAMP":
-        return None
-    return str(getattr(column.arrow_type, "unit", "s"))
+    return column.unit if column.sql_type == "TIMESTAMP" else None
 
 
 def copy_columns(table: Table, values: list[list[Any]]) -> list[list[Any]]:

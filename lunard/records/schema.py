@@ -1,14 +1,16 @@
 """The records database's schema, declared once: one list of columns per table.
 
 Each `Column` says what it is in DuckDB (name, type, NULL or not, default, the schema
-version that added it), how the sink fills it (the value of one source row, and the Arrow
-type when the DuckDB type does not say it) and how the API reads it out (field name, SQL
-expression, left out when NULL). Everything else is made from these lists:
+version that added it), how the sink fills it (the value of one source row, and the unit
+of a timestamp) and how the API reads it out (field name, SQL expression, left out when
+NULL). Everything else is made from these lists:
 
 - the migrations (`MIGRATIONS`), run by the one runner in `lunard.transactions`: version N
   creates the enums and tables that came with N, and adds the columns that came with N to
   older tables (`ALTER TABLE … ADD COLUMN`, which appends);
-- the Arrow tables the sink inserts (`arrow_tables`);
+- the statement the sink inserts a table's rows with (`Table.insert_statement`, its
+  parameters `Table.values`: one list per column, zipped by DuckDB's `unnest`), which needs
+  no pyarrow (issue 13: pyarrow alone is ~55 MB of the daemon's RSS);
 - the column tables the reads in `lunard.records.store` select (`Table.readable`).
 
 Adding a column is one edit: a `Column(…, since=SCHEMA_VERSION + 1)` at the END of its
@@ -44,12 +46,12 @@ from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
-
 from lunard import transactions
 from lunard.transactions import SchemaTooNew as SchemaTooNew
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+
     from lunard.messages import RecordBatch
     from lunard.transactions import SqlConnection
 
@@ -64,14 +66,19 @@ ENUMS: Enums = {
     "log_level": (LOG_LEVELS, 1),
 }
 
-# The Arrow type the sink builds for each DuckDB type (an ENUM is loaded from strings).
-_ARROW_TYPES: dict[str, pa.DataType] = {
-    "VARCHAR": pa.string(),
-    "INTEGER": pa.int32(),
-    "BOOLEAN": pa.bool_(),
-    "TIMESTAMP": pa.timestamp("s"),  # from Unix seconds
-    "VARCHAR[]": pa.list_(pa.string()),
-    **{name: pa.string() for name in ENUMS},
+# How the sink's insert reads one column from its list parameter, per DuckDB type: the
+# lists are unnested side by side (DuckDB zips the unnests of one SELECT), an ENUM from
+# strings (cast on insert), a TIMESTAMP from Unix seconds or microseconds (`Column.unit`).
+_INSERT_SQL: dict[str, str] = {
+    "VARCHAR": "unnest(?::VARCHAR[])",
+    "INTEGER": "unnest(?::INTEGER[])",
+    "BOOLEAN": "unnest(?::BOOLEAN[])",
+    "VARCHAR[]": "unnest(?::VARCHAR[][])",
+    **{name: "unnest(?::VARCHAR[])" for name in ENUMS},
+}
+_TIMESTAMP_SQL: dict[str, str] = {
+    "s": "make_timestamp(unnest(?::BIGINT[]) * 1000000)",
+    "us": "make_timestamp(unnest(?::BIGINT[]))",
 }
 
 
@@ -82,11 +89,12 @@ class Column:
     `get` is how the value comes out of one source item (an `ExecutionRecord`, a `JobLog`,
     an AI or email row): an attribute name, or a function of the item; by default the
     attribute named like the column. In a per-execution table, `execution_id` and `seq`
-    (without `get`) are the execution's id and the item's position in its list. `arrow`
-    overrides the Arrow type `sql_type` implies. `field` is the API's name for it (default:
-    the column's; `read=False` keeps it out of the API), `select` the SQL the reads select
-    (default by type: enums as VARCHAR, timestamps as Unix seconds), `omit_null` leaves the
-    field out of an item when it is NULL ("omit if null" in http-api §3).
+    (without `get`) are the execution's id and the item's position in its list. `unit` is
+    what a TIMESTAMP's source value counts: Unix seconds ("s") or microseconds ("us").
+    `field` is the API's name for it (default: the column's; `read=False` keeps it out of
+    the API), `select` the SQL the reads select (default by type: enums as VARCHAR,
+    timestamps as Unix seconds), `omit_null` leaves the field out of an item when it is
+    NULL ("omit if null" in http-api §3).
     """
 
     name: str
@@ -95,7 +103,7 @@ class Column:
     default: str | None = None
     since: int = 1
     get: str | Callable[[Any], Any] | None = None
-    arrow: pa.DataType | None = None
+    unit: str = "s"
     read: bool = True
     field: str | None = None
     select: str | None = None
@@ -117,9 +125,25 @@ class Column:
         return text
 
     @property
+    def insert_sql(self) -> str:
+        """The sink's SELECT expression for the column: its values from one list parameter."""
+        if self.sql_type == "TIMESTAMP":
+            return _TIMESTAMP_SQL[self.unit]
+        return _INSERT_SQL[self.sql_type]
+
+    @property
     def arrow_type(self) -> pa.DataType:
-        """The type of the Arrow column the sink builds."""
-        return self.arrow if self.arrow is not None else _ARROW_TYPES[self.sql_type]
+        """The column's Arrow type (a timestamp in `unit`, an ENUM as a string). Not on the
+        sink's path (issue 13 keeps pyarrow out of the daemon): the lake's Parquet schema
+        (`lunard.records.lake.arrow_schema`) reads it."""
+        import pyarrow as pa  # on first use: the daemon's sink never needs it
+
+        if self.sql_type == "TIMESTAMP":
+            return pa.timestamp(self.unit)
+        if self.sql_type == "VARCHAR[]":
+            return pa.list_(pa.string())
+        types = {"INTEGER": pa.int32(), "BOOLEAN": pa.bool_()}
+        return types.get(self.sql_type, pa.string())  # VARCHAR, and an ENUM from strings
 
     @property
     def api_field(self) -> str:
@@ -176,23 +200,17 @@ class Table:
         """The columns the API reads, in table order, but those named in `without`."""
         return tuple(c for c in self.columns if c.read and c.name not in without)
 
-    def arrow(self, batches: list[RecordBatch]) -> pa.Table:
-        """The batches' rows of this table as one Arrow table, column by column."""
-        items, position = self._source(batches)
-        return pa.table(
-            {
-                column.name: pa.array(
-                    position[column.name] if get is None else list(map(get, items)),
-                    column.arrow_type,
-                )
-                for column, get in zip(self.columns, self._getters, strict=True)
-            }
-        )
+    def insert_statement(self) -> str:
+        """The sink's `INSERT` of a batch's rows: one list parameter per column, in table
+        order (`values`); NULLs and NUL characters go through unchanged."""
+        names = ", ".join(c.quoted for c in self.columns)
+        selects = ", ".join(c.insert_sql for c in self.columns)
+        return f"INSERT INTO {self.name} ({names}) SELECT {selects}"
 
     def values(self, batches: list[RecordBatch]) -> list[list[Any]]:
         """The batches' rows of this table as plain Python values, one list per column in
-        table order, before any Arrow conversion (the PostgreSQL sink's `COPY` converts
-        them with `lunard.records.pg_schema`)."""
+        table order: the parameters of `insert_statement` (the PostgreSQL sink's `COPY`
+        converts them with `lunard.records.pg_schema`)."""
         items, position = self._source(batches)
         return [
             position[column.name] if get is None else list(map(get, items))
@@ -261,7 +279,7 @@ LOGS = Table(
         _SEQ,
         Column("level", "log_level", get=_log_level),
         Column("message", "VARCHAR"),
-        Column("created_at", "TIMESTAMP", get=_microseconds, arrow=pa.timestamp("us")),
+        Column("created_at", "TIMESTAMP", get=_microseconds, unit="us"),
     ),
     items=attrgetter("logs"),
 )
@@ -391,8 +409,3 @@ def migrate(conn: SqlConnection, steps: Sequence[tuple[int, str]] = MIGRATIONS) 
             [version],
         ),
     )
-
-
-def arrow_tables(batches: list[RecordBatch]) -> dict[str, pa.Table]:
-    """Column-wise copies of the batches, one Arrow table per records table."""
-    return {table.name: table.arrow(batches) for table in TABLES}

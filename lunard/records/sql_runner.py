@@ -66,8 +66,6 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 import duckdb
-import pyarrow as pa
-import pyarrow.ipc
 
 from lunard.errors import BadRequest, InternalError
 from lunard.records import sql_sandbox
@@ -196,6 +194,11 @@ def _attempt(
     conn: duckdb.DuckDBPyConnection, sql: str, limits: Limits, deadline: float, *, stream: bool
 ) -> dict[str, Any]:
     """One sandbox process, one exchange: its answer or error message, or a refusal."""
+    # The columns go to the sandbox as Arrow IPC. pyarrow is imported on the first query,
+    # not with this module: the daemon imports this module at start (the HTTP routes) and
+    # would otherwise carry ~55 MB of pyarrow that only SQL queries use (issue 13).
+    import pyarrow as pa
+
     sandbox = _Sandbox.start(limits, conn, max(0.0, deadline - time.perf_counter()))
     try:
         return sandbox.exchange(conn, sql, stream=stream)
@@ -411,11 +414,13 @@ def _send_table(
     conn: duckdb.DuckDBPyConnection, stream: IO[bytes], table: str, columns: list[str]
 ) -> None:
     """Stream `columns` of `table` as one Arrow IPC stream, batch by batch."""
+    import pyarrow.ipc  # on the first query only; see `_attempt`
+
     names = ", ".join(sql_sandbox.quote(c) for c in columns)
     reader = conn.sql(f"SELECT {names} FROM main.{sql_sandbox.quote(table)}").to_arrow_reader(
         EXPORT_BATCH_ROWS
     )
-    with pa.ipc.new_stream(stream, reader.schema) as writer:
+    with pyarrow.ipc.new_stream(stream, reader.schema) as writer:
         for batch in reader:
             writer.write_batch(batch)
 

@@ -46,8 +46,6 @@ from collections.abc import Callable, Iterator
 from typing import IO, Any
 
 import duckdb
-import pyarrow as pa
-import pyarrow.ipc
 
 from lunard.records.instance import instance_config
 from lunard.records.schema import TABLE_NAMES
@@ -264,7 +262,9 @@ def load(
     conn: duckdb.DuckDBPyConnection, stream: IO[bytes], table: str, columns: list[str]
 ) -> None:
     """Insert one Arrow IPC stream from the parent into `table` (casting to its types)."""
-    reader = pa.ipc.open_stream(stream)
+    import pyarrow.ipc  # loaded by `main`; see there
+
+    reader = pyarrow.ipc.open_stream(stream)
     names = ", ".join(quote(c) for c in columns)
     conn.register("_incoming", reader)
     try:
@@ -282,7 +282,9 @@ def attach(
 ) -> None:
     """Replace the empty `table` by a view over the Arrow IPC stream still arriving, with
     the table's columns and types (NULL for the columns not sent)."""
-    conn.register("_streamed", pa.ipc.open_stream(stream))
+    import pyarrow.ipc  # loaded by `main`; see there
+
+    conn.register("_streamed", pyarrow.ipc.open_stream(stream))
     select = ", ".join(
         f"CAST({quote(name) if name in columns else 'NULL'} AS {kind}) AS {quote(name)}"
         for name, kind in shape
@@ -332,6 +334,8 @@ def first_line(message: str) -> str:
 
 def as_query_error(exc: BaseException) -> QueryError:
     """A DuckDB or Python failure as the sandbox reports it."""
+    import pyarrow as pa  # loaded by `main`; see there
+
     if isinstance(exc, duckdb.OutOfMemoryException | MemoryError | pa.ArrowMemoryError):
         return QueryError("memory", first_line(str(exc)) or type(exc).__name__)
     if isinstance(exc, duckdb.InvalidInputException) and RESCANNED in str(exc):
@@ -356,6 +360,8 @@ def error_line(error: QueryError) -> str:
 
 def serve(request: dict[str, Any], stdin: IO[bytes], send: Send) -> None:
     """Steps 2–4 of the exchange for one parsed request."""
+    import pyarrow as pa  # loaded by `main`; see there
+
     conn = duckdb.connect(":memory:", config=sandbox_config(int(request["memory_mb"])))
     try:
         create_tables(conn, request["tables"])
@@ -395,6 +401,11 @@ def _plan_copy_run(
 
 def main() -> int:
     """Read the request, bound the process, serve it; the exit status says how it went."""
+    # pyarrow is imported here, before the limits (`OVERHEAD_MB` counts it), and not with
+    # the module: the daemon imports this module (through `sql_runner`) for its names and
+    # `json_value`, and must not load pyarrow for that (issue 13: ~55 MB).
+    import pyarrow.ipc  # noqa: F401
+
     stdin = sys.stdin.buffer
     # The protocol keeps its own copy of stdout; fd 1 goes nowhere, so nothing DuckDB or a
     # library prints can corrupt an answer.
