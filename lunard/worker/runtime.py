@@ -15,7 +15,7 @@ Response conversion follows §2.4 plus two decisions:
   saved response. A body that is not valid base64 is an execution error.
 
 The state a job runs in may be prepared ahead (`prepare_state`, while the worker is idle):
-new state, host modules and sandbox are then paid before the call arrives (~0.4 ms). A
+new state, host modules and sandbox are then paid before the call arrives (~0.15 ms). A
 prepared state is unbound — its host modules reach no execution and it has no memory cap —
 until `run_job` binds it to its one job; it serves that job only and is then dropped.
 
@@ -227,7 +227,9 @@ def run_job(
     response: JobResponse | None = None
     raw_error: str | None = None
     try:
-        response = _run_lua(job, host, prepared or prepare_state())
+        if prepared is None:
+            prepared = prepare_state()
+        response = _run_lua(job, host, prepared)
     except _ExecutionError as exc:
         raw_error = str(exc)
     except luajit21.LuaMemoryError:
@@ -236,6 +238,11 @@ def run_job(
         raw_error = HANDLER_PREFIX + OUT_OF_MEMORY
     except luajit21.LuaError as exc:
         raw_error = HANDLER_PREFIX + (str(exc) or "unknown Lua error")
+    finally:
+        # The state is done with: without the bridge's references back into it, it is
+        # freed by refcounting as soon as the caller drops `prepared` (no gc pass needed).
+        if prepared is not None:
+            prepared.bridge.release()
 
     logs = _clean_logs(host.logs)
     error: str | None = None

@@ -20,7 +20,7 @@ Choices (DECISIONS "choose what a careful user would expect"):
 - No instruction-count hook: LuaJIT never calls it inside compiled traces, and with the
   JIT on it still costs about 85% on interpreted code. The pool's hard kill is the timeout.
 - User chunks are not cached: a function value belongs to one lua_State, and compiling
-  a handler costs a few microseconds. Only lunard's own sealing chunk is precompiled.
+  a handler costs a few microseconds. Only lunard's own chunks are precompiled.
 
 Strings cross the bridge with the `lunard-lua` codec (UTF-8 with surrogateescape): text
 arrives in Python as ordinary `str`, and arbitrary bytes survive the round trip. Host code
@@ -135,6 +135,10 @@ local function limited_collect(opt, arg)
   return raw_collect(opt, arg)
 end
 
+-- new_runtime stopped the collector while the state was being built (everything made
+-- until now stays alive); from here on it runs as usual.
+raw_collect("restart")
+
 G.io = nil
 G.require = nil
 G.package = nil
@@ -244,6 +248,14 @@ return run
 """
 
 
+def _compile(source: str) -> bytes:
+    """LuaJIT bytecode of one of our own chunks (see `_compile_seal`)."""
+    scratch = luajit21.LuaRuntime(register_eval=False, register_builtins=False, encoding=None)
+    dump = scratch.eval('function(src) return string.dump(assert(loadstring(src, "=lunard"))) end')
+    code: bytes = dump(source.encode())
+    return code
+
+
 def _compile_seal() -> bytes:
     """LuaJIT bytecode of `_SEAL_LUA`, made once per worker process.
 
@@ -252,22 +264,25 @@ def _compile_seal() -> bytes:
     compiler in this process, so loading it is as safe as parsing the text; user code is
     never loaded this way.
     """
-    scratch = luajit21.LuaRuntime(register_eval=False, register_builtins=False, encoding=None)
-    dump = scratch.eval('function(src) return string.dump(assert(loadstring(src, "=lunard"))) end')
-    code: bytes = dump(_SEAL_LUA.encode())
-    return code
+    return _compile(_SEAL_LUA)
 
 
 _SEAL_BYTECODE = _compile_seal()
+
+
+_STOP_COLLECTOR = _compile('collectgarbage("stop")')
 
 
 def new_runtime(max_memory_bytes: int) -> Any:
     """A bare LuaJIT state (standard libraries, JIT on) capped at `max_memory_bytes`
     (0: no cap yet; `set_max_memory` sets one later, counting what is used by then).
 
-    Host modules go in next; then `seal` must be called before any user code runs.
+    Host modules go in next; then `seal` must be called before any user code runs. Until
+    then Lua's collector is stopped: all that is built before user code stays alive, so
+    collecting while the state grows (several cycles in a new state) would be wasted work;
+    `seal` restarts it.
     """
-    return luajit21.LuaRuntime(
+    lua = luajit21.LuaRuntime(
         register_eval=False,
         register_builtins=False,
         # host functions answer `nil, err` as a Python tuple
@@ -276,6 +291,8 @@ def new_runtime(max_memory_bytes: int) -> Any:
         attribute_filter=_attribute_filter,
         max_memory=max(0, max_memory_bytes),
     )
+    lua.execute(_STOP_COLLECTOR, mode="b")
+    return lua
 
 
 def seal(lua: Any) -> Any:

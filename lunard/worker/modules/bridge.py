@@ -139,7 +139,7 @@ class Bridge:
     the Lua error text in the same slot.
     """
 
-    __slots__ = ("_error", "_raised", "_registry", "cache", "host", "lua")
+    __slots__ = ("__weakref__", "_error", "_raised", "_registry", "cache", "host", "lua", "std")
 
     host: HostContext  # unset on a state prepared ahead until its execution is bound
 
@@ -151,10 +151,29 @@ class Bridge:
         self._error: bytes | None = None
         self._raised: Any = None  # the wrapper chunk's marker table, set by `install`
         self.cache: dict[str, Any] = {}  # per-state values of modules (json's Lua codec)
+        # The standard functions host Lua loaded later takes (json's codec), as they were
+        # when `install` ran, before user code: the STD table of the modules chunk.
+        self.std: Any = None
+
+    def release(self) -> None:
+        """Drop every reference this bridge holds into its state and to the execution.
+
+        The state holds the bridge (its `call` is the wrappers' upvalue), so while the
+        bridge holds the state back the two form a cycle only the cyclic collector frees.
+        Called once the execution is over: refcounting then frees the state as soon as its
+        last handle goes. A state kept past this point reaches no execution: its host calls
+        fail (as internal errors, or answer nil).
+        """
+        self.lua = None
+        self._raised = None
+        self.std = None
+        self.cache.clear()
+        if hasattr(self, "host"):
+            del self.host
 
     def install(self, setup: Any, env: Any) -> None:
         """Run the compiled wrapper chunk (see `generate_source`) against `env`."""
-        self._raised = setup(
+        self._raised, self.std = setup(
             self.call, env, lua_number_bytes, self.take_error, self.describe_crossing
         )
 

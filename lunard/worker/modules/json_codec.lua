@@ -1,20 +1,27 @@
 -- json.encode / json.decode inside LuaJIT (lua-runtime §6.5), byte-identical to the Python
 -- reference in lunard/worker/modules/json.py (Go's encoding/json rules, via lunard.gojson).
 --
--- Loaded once per Lua state by json_lua.py; returns (encode, decode):
+-- Loaded once per Lua state by json_lua.py, on the state's first json call, with the
+-- standard library as it was before user code ran (the modules chunk's snapshot: user code
+-- may have replaced string.format & co by then); loaded alone, the globals are used.
+-- Returns (encode, decode):
 --   encode(value)  -> JSON text, or nil when the Python reference must answer instead
 --   decode(text)   -> true, value; or false when the Python reference must answer instead
 -- "Must answer instead" covers every failure (so error messages and their precedence are
 -- the reference's own) and the rare inputs this file does not reproduce exactly (floats
 -- that are powers of two needing 16+ digits, lone surrogates, invalid UTF-8 in JSON text,
 -- nulls in arrays, duplicate keys with null, nesting past MAX_DEPTH).
--- Only locals captured at load time are used; nothing here is reachable from user code.
+-- Only locals captured at load time are used (no global is read after the lines below);
+-- nothing here is reachable from user code.
 
+local std = ... or _G
+local string, table, math = std.string, std.table, std.math
 local byte, char, find, format, sub, match, gsub, rep =
   string.byte, string.char, string.find, string.format, string.sub, string.match,
   string.gsub, string.rep
 local concat, sort = table.concat, table.sort
-local type, next, rawget, tonumber, pcall, error = type, next, rawget, tonumber, pcall, error
+local type, next, rawget, tonumber, pcall, error =
+  std.type, std.next, std.rawget, std.tonumber, std.pcall, std.error
 local floor, huge, frexp = math.floor, math.huge, math.frexp
 
 local MAX_DEPTH = 200          -- gojson.MAX_DEPTH: deeper nesting is reported as a cycle

@@ -6,9 +6,11 @@ into a state). They answer `None` (encode) or `(False,)` (decode) when the Pytho
 in `json.py` must answer instead: every failure, and the rare inputs the Lua side leaves to
 it (see the header of json_codec.lua), so results and error messages stay the reference's.
 
-`install_modules` loads it into every state it prepares (`install`), before user code runs,
-so the codec captures the string and table functions as they were then; a state built
-otherwise loads it on first use. It lives in `Bridge.cache`, out of user code's reach.
+It is loaded on a state's first json call, not with the other modules: most executions
+never use json, and loading it costs a prepared state ~20 µs. The codec captures the
+string and table functions from `Bridge.std`, the snapshot the modules chunk takes before
+user code runs, so a handler that replaces `string.format` & co cannot reach into it. It
+lives in `Bridge.cache`, out of user code's reach.
 """
 
 from __future__ import annotations
@@ -33,15 +35,21 @@ def source() -> bytes:
 
 @functools.cache
 def _bytecode() -> bytes:
-    """The codec as LuaJIT bytecode, compiled once per process by LuaJIT itself."""
+    """The codec as LuaJIT bytecode, compiled once per process by LuaJIT itself (~1 ms; the
+    worker compiles it while idle, see `lunard.worker.modules.precompile`)."""
     scratch = lupa.LuaRuntime(register_eval=False, register_builtins=False, encoding=None)
     dump = scratch.eval("function(src, name) return string.dump(assert(loadstring(src, name))) end")
     return bytes(dump(source(), CHUNK_NAME))
 
 
+def precompile() -> None:
+    """Compile the codec now rather than in the first execution that calls `json`."""
+    _bytecode()
+
+
 def install(bridge: Bridge) -> None:
     """Load the codec into the bridge's state (one bytecode load, ~10 µs)."""
-    encode, decode = bridge.lua.execute(_bytecode(), mode="b")
+    encode, decode = bridge.lua.execute(_bytecode(), bridge.std, mode="b")
     bridge.cache[_ENCODE_KEY] = encode
     bridge.cache[_DECODE_KEY] = decode
 

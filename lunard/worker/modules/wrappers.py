@@ -24,6 +24,18 @@ local floor, ceil = math.floor, math.ceil
 local IMAX = 2^63
 -- What Bridge.call answers when the implementation raised (the text is pending in E).
 local R = {}
+-- The standard functions host Lua code loaded later (json's codec, on first use) takes,
+-- as they are now, before user code runs (which may replace string.format & co).
+local STD = {
+  string = {
+    byte = string.byte, char = string.char, find = string.find, format = string.format,
+    sub = string.sub, match = string.match, gsub = string.gsub, rep = string.rep,
+  },
+  table = { concat = table.concat, sort = table.sort },
+  math = { floor = math.floor, huge = math.huge, frexp = math.frexp },
+  type = type, next = next, rawget = rawget, tonumber = tonumber, pcall = pcall,
+  error = error,
+}
 
 local function bad(n, f, expected, v)
   return format("bad argument #%d to '%s' (%s expected, got %s)", n, f, expected, type(v))
@@ -126,7 +138,9 @@ def generate_source(modules: Iterable[ModuleSpec]) -> str:
 
     The chunk is called with (F, G, N, E, D) — see `Bridge.install`: F is `Bridge.call`,
     G the table receiving the globals, N formats numbers, E takes the pending failure, D
-    describes a failed crossing. It returns R, the marker `Bridge.call` answers on failure.
+    describes a failed crossing. It returns R, the marker `Bridge.call` answers on failure,
+    and STD, the standard functions host Lua loaded later takes, as they were before user
+    code ran (see `Bridge.std`).
     """
     parts = [_CONSTANTS, _PRELUDE]
     index = 0
@@ -136,5 +150,5 @@ def generate_source(modules: Iterable[ModuleSpec]) -> str:
             parts.append(_wrapper_source(spec.name, fn, index))
             index += 1
         parts.append(f'G["{spec.name}"] = M end\n')
-    parts.append("return R\n")
+    parts.append("return R, STD\n")
     return "".join(parts)
