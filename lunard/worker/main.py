@@ -10,8 +10,10 @@ msgpack `Job`, run it in a fresh Lua state (`runtime.run_job`), reply with a `Jo
 
 Between jobs it prepares the Lua state of the next one (`runtime.prepare_state`), so a call
 does not pay for a new state; the first is made right after the ready line, while the pool
-dials. Its log records (and uncaught exceptions) go to stderr as one JSON object a line,
-which the pool turns into records of the daemon's own log (`lunard.worker_process`).
+dials. A finished state is freed by refcounting the moment its job is answered (no gc
+pass per call; see `_release`). Its log records (and uncaught exceptions) go to stderr as
+one JSON object a line, which the pool turns into records of the daemon's own log
+(`lunard.worker_process`).
 
 It never dies because of a Lua failure (those are results). A Python `MemoryError` — the
 address-space limit (`--address-space-mb`, RLIMIT_AS) was hit outside Lua's own cap — is
@@ -30,16 +32,19 @@ import resource
 import signal
 import sys
 import time
+import weakref
 from collections.abc import Sequence
 from types import TracebackType
 
 import msgspec
-import pynng
 
 from lunard.state.connection import connect_location
 from lunard.state.dialect import Conn
 from lunard.wire import READY_LINE, WIRE_ENCODER, Job, JobLog, JobResult, job_decoder
+from lunard.worker.blocking_nng import pynng
 from lunard.worker.http_client import OutboundClient
+from lunard.worker.modules import precompile
+from lunard.worker.modules.bridge import Bridge
 from lunard.worker.runtime import PreparedState, prepare_state, run_job
 
 log = logging.getLogger("lunard.worker")
@@ -107,6 +112,7 @@ def serve(address: str, state: Conn, outbound: OutboundClient) -> None:
         socket.listen(address)
         _announce_ready()
         prepared: PreparedState | None = prepare_state()
+        precompile()  # json's codec, which a state loads on first use only
         while True:
             try:
                 raw = socket.recv()
@@ -120,13 +126,35 @@ def serve(address: str, state: Conn, outbound: OutboundClient) -> None:
                 prepared = None
                 reply = _memory_error_reply(raw)
             socket.send(reply)
-            # A finished execution leaves a reference cycle (the Lua state holds the host
-            # modules' Python callables, which hold the state). A young-generation pass,
-            # after the reply is out, frees the state now instead of letting dead states
-            # pile up under the address-space limit until a full collection.
+            finished = _release(prepared)
             prepared = None
-            gc.collect(0)
+            _collect_unless_freed(finished)
             prepared = _prepare_next()
+
+
+def _release(prepared: PreparedState | None) -> weakref.ref[Bridge] | None:
+    """Cut the finished job's state loose; a weak reference tells whether it was freed.
+
+    `run_job` breaks the state's one reference cycle (the state holds the bridge's
+    callable, the bridge held the state), so refcounting frees the state as soon as the
+    caller drops its last handle, with no gc pass per call. Released here too for a job
+    that never reached the state (it could not be decoded).
+    """
+    if prepared is None:
+        return None
+    prepared.bridge.release()
+    return weakref.ref(prepared.bridge)
+
+
+def _collect_unless_freed(finished: weakref.ref[Bridge] | None) -> None:
+    """A full collection if the finished state is still alive (or was not tracked).
+
+    The bridge lives exactly as long as its state (the state holds it). Should something
+    keep the state in a cycle after all, or the job ran in a state of its own, collecting
+    now keeps dead states from piling up under the address-space limit.
+    """
+    if finished is None or finished() is not None:
+        gc.collect()
 
 
 def _prepare_next() -> PreparedState | None:
