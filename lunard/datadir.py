@@ -6,8 +6,8 @@ import logging
 import os
 from pathlib import Path
 
+from lunard.credentials import new_raw_token
 from lunard.errors import DataDirError
-from lunard.ids import new_raw_token
 
 log = logging.getLogger(__name__)
 

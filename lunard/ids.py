@@ -1,13 +1,16 @@
-"""Identifiers in upstream's formats: xid-style ids, version ids, user codes, raw tokens."""
+"""Identifiers in upstream's formats: xid-style ids and version ids.
+
+Workers make ids too, so this imports neither `secrets` nor `hashlib` (with them comes
+OpenSSL's libcrypto, ~3.5 MiB of RSS per worker): the random bytes are `os.urandom`'s,
+which is what `secrets.token_bytes` returns. Credentials are in `lunard.credentials`.
+"""
 
 from __future__ import annotations
 
-import hashlib
-import secrets
+import os
 import time
 
 _BASE32HEX = "0123456789abcdefghijklmnopqrstuv"
-USER_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
 
 def new_id(now: float | None = None) -> str:
@@ -21,7 +24,7 @@ def new_id(now: float | None = None) -> str:
     seconds = int(moment)
     micros = min(int((moment - seconds) * 1_000_000), 999_999)
     raw = (seconds & 0xFFFFFFFF).to_bytes(4, "big") + micros.to_bytes(3, "big")
-    raw += secrets.token_bytes(5)
+    raw += os.urandom(5)
     # 96 bits -> 20 base32 characters (100 bits); like xid, the 4 spare bits pad the end.
     value = int.from_bytes(raw, "big") << 4
     chars = [_BASE32HEX[(value >> (5 * i)) & 0x1F] for i in range(19, -1, -1)]
@@ -31,18 +34,3 @@ def new_id(now: float | None = None) -> str:
 def version_id(function_id: str, number: int) -> str:
     """Upstream's deterministic version id `ver_<function_id>_v<n>`."""
     return f"ver_{function_id}_v{number}"
-
-
-def new_user_code() -> str:
-    """Eight characters from the unambiguous alphabet (no I, O, 0, 1), no hyphen."""
-    return "".join(secrets.choice(USER_CODE_ALPHABET) for _ in range(8))
-
-
-def new_raw_token() -> str:
-    """32 random bytes as 64 lowercase hex characters (API tokens, generated admin keys)."""
-    return secrets.token_hex(32)
-
-
-def sha256_hex(value: str) -> str:
-    """Lowercase hex SHA-256, how API tokens and sessions are stored."""
-    return hashlib.sha256(value.encode()).hexdigest()

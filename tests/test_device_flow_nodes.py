@@ -15,7 +15,7 @@ import httpx
 import psycopg
 import pytest
 
-from lunard.ids import sha256_hex
+from lunard.credentials import sha256_hex
 from tests.daemon import Daemon, start_daemon
 from tests.pg import PgServer
 

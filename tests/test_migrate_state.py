@@ -18,7 +18,7 @@ import httpx
 import psycopg
 import pytest
 
-from lunard.ids import sha256_hex
+from lunard.credentials import sha256_hex
 from tests.daemon import Daemon, start_daemon
 from tests.fakes import FakeServer, openai_reply, resend_reply
 from tests.http.helpers import create, fetch

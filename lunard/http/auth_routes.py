@@ -18,12 +18,12 @@ from typing import Any
 
 from quart import Blueprint, Response, request
 
+from lunard.credentials import new_raw_token
 from lunard.errors import BadRequest, InternalError, LunardError, NotFound
 from lunard.http.auth import COOKIE_NAME, is_admin_key, require_auth
 from lunard.http.deps import deps
 from lunard.http.device_auth import POLL_INTERVAL, DeviceRequest, DeviceStatus
 from lunard.http.responses import INVALID_BODY, json_response, optional_field, read_json_object
-from lunard.ids import new_raw_token
 from lunard.state import tokens
 from lunard.state.devices import TokenNotCreated
 

@@ -31,7 +31,8 @@ import sqlite3
 from dataclasses import dataclass
 from enum import StrEnum
 
-from lunard.ids import new_id, new_raw_token, new_user_code, sha256_hex
+from lunard.credentials import new_raw_token, new_user_code, sha256_hex
+from lunard.ids import new_id
 from lunard.state import tokens
 from lunard.state.dialect import Conn, Sql
 from lunard.state.errors import StateError

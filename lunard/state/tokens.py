@@ -9,7 +9,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from lunard.ids import new_id, sha256_hex
+from lunard.credentials import sha256_hex
+from lunard.ids import new_id
 from lunard.state.dialect import Conn, Sql
 from lunard.state.runtime import announce
 

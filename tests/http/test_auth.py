@@ -11,10 +11,10 @@ import pytest
 from quart_trio import QuartTrio
 
 from lunard.config import Config
+from lunard.credentials import new_raw_token, sha256_hex
 from lunard.http.app import create_app
 from lunard.http.deps import AppDeps, Readiness
 from lunard.http.device_auth import DeviceAuthStore
-from lunard.ids import new_raw_token, sha256_hex
 from lunard.state import StateStore, connect
 from lunard.state import tokens as token_store
 from tests.daemon import Daemon

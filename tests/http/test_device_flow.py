@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
+from lunard.credentials import USER_CODE_ALPHABET
 from lunard.http.device_auth import DeviceAuthStore, DeviceStatus
-from lunard.ids import USER_CODE_ALPHABET
 from lunard.state import StateStore, connect, tokens
 from tests.daemon import Daemon, start_daemon
 

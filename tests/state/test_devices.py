@@ -14,7 +14,7 @@ from typing import TypeVar
 import psycopg
 import pytest
 
-from lunard.ids import USER_CODE_ALPHABET, sha256_hex
+from lunard.credentials import USER_CODE_ALPHABET, sha256_hex
 from lunard.state import StateStore, devices, tokens
 from lunard.state.connection import connect_location
 from lunard.state.devices import DeviceStatus, Poll, TokenNotCreated

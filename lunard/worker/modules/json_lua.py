@@ -16,7 +16,7 @@ lives in `Bridge.cache`, out of user code's reach.
 from __future__ import annotations
 
 import functools
-from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import lupa.luajit21 as lupa
@@ -29,8 +29,10 @@ _DECODE_KEY = "lunard.json.decode"
 
 
 def source() -> bytes:
-    """The codec's Lua source (packaged next to this module)."""
-    return (resources.files(__package__) / "json_codec.lua").read_bytes()
+    """The codec's Lua source (packaged next to this module; read by path, as
+    `importlib.resources` would import tempfile, shutil and the compressors into every
+    worker)."""
+    return Path(__file__).with_name("json_codec.lua").read_bytes()
 
 
 @functools.cache
