@@ -11,8 +11,8 @@ msgpack `Job`, run it in a fresh Lua state (`runtime.run_job`), reply with a `Jo
 Between jobs it prepares the Lua state of the next one (`runtime.prepare_state`), so a call
 does not pay for a new state; the first is made right after the ready line, while the pool
 dials. A finished state is freed by refcounting the moment its job is answered (no gc
-pass per call; see `_release`). Its log records (and uncaught exceptions) go to stderr as
-one JSON object a line, which the pool turns into records of the daemon's own log
+pass per call; see `_watch_freed`). Its log records (and uncaught exceptions) go to stderr
+as one JSON object a line, which the pool turns into records of the daemon's own log
 (`lunard.worker_process`).
 
 It never dies because of a Lua failure (those are results). A Python `MemoryError` — the
@@ -93,6 +93,8 @@ def handle(
     try:
         job = decoder.decode(raw)
     except msgspec.DecodeError as exc:
+        if prepared is not None:
+            prepared.bridge.release()  # no job reached it; `run_job` releases the others
         return _error_result("", f"the worker received an invalid job: {exc}")
     try:
         return WIRE_ENCODER.encode(run_job(job, state, outbound, prepared))
@@ -126,24 +128,20 @@ def serve(address: str, state: Conn, outbound: OutboundClient) -> None:
                 prepared = None
                 reply = _memory_error_reply(raw)
             socket.send(reply)
-            finished = _release(prepared)
+            finished = _watch_freed(prepared)
             prepared = None
             _collect_unless_freed(finished)
             prepared = _prepare_next()
 
 
-def _release(prepared: PreparedState | None) -> weakref.ref[Bridge] | None:
-    """Cut the finished job's state loose; a weak reference tells whether it was freed.
+def _watch_freed(prepared: PreparedState | None) -> weakref.ref[Bridge] | None:
+    """A weak reference that tells whether the finished job's state was freed.
 
-    `run_job` breaks the state's one reference cycle (the state holds the bridge's
-    callable, the bridge held the state), so refcounting frees the state as soon as the
-    caller drops its last handle, with no gc pass per call. Released here too for a job
-    that never reached the state (it could not be decoded).
+    `handle` leaves the state released (`run_job` breaks its one reference cycle: the
+    state holds the bridge's callable, the bridge held the state), so refcounting frees it
+    as soon as the caller drops its last handle, with no gc pass per call.
     """
-    if prepared is None:
-        return None
-    prepared.bridge.release()
-    return weakref.ref(prepared.bridge)
+    return None if prepared is None else weakref.ref(prepared.bridge)
 
 
 def _collect_unless_freed(finished: weakref.ref[Bridge] | None) -> None:

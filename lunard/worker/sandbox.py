@@ -248,29 +248,23 @@ return run
 """
 
 
-def _compile(source: str) -> bytes:
-    """LuaJIT bytecode of one of our own chunks (see `_compile_seal`)."""
-    scratch = luajit21.LuaRuntime(register_eval=False, register_builtins=False, encoding=None)
-    dump = scratch.eval('function(src) return string.dump(assert(loadstring(src, "=lunard"))) end')
-    code: bytes = dump(source.encode())
-    return code
+def bytecode(source: str | bytes, name: str | bytes = "=lunard") -> bytes:
+    """LuaJIT bytecode of one of lunard's own chunks (the seal, the host modules, json's
+    codec), compiled by LuaJIT itself in a scratch state; callers compile once per process.
 
-
-def _compile_seal() -> bytes:
-    """LuaJIT bytecode of `_SEAL_LUA`, made once per worker process.
-
-    Parsing the chunk in every fresh state costs ~140 µs (LuaJIT's parser is slow on a new
-    state); loading our own bytecode costs ~35 µs. The bytecode comes from LuaJIT's own
-    compiler in this process, so loading it is as safe as parsing the text; user code is
-    never loaded this way.
+    Parsing a chunk in every fresh state is slow (~140 µs for the seal on a new state);
+    loading our own bytecode costs ~35 µs. It comes from LuaJIT's own compiler in this
+    process, so loading it is as safe as parsing the text; user code is never loaded this
+    way.
     """
-    return _compile(_SEAL_LUA)
+    scratch = luajit21.LuaRuntime(register_eval=False, register_builtins=False, encoding=None)
+    dump = scratch.eval("function(src, name) return string.dump(assert(loadstring(src, name))) end")
+    as_bytes = [text.encode() if isinstance(text, str) else text for text in (source, name)]
+    return bytes(dump(*as_bytes))
 
 
-_SEAL_BYTECODE = _compile_seal()
-
-
-_STOP_COLLECTOR = _compile('collectgarbage("stop")')
+_SEAL_BYTECODE = bytecode(_SEAL_LUA)
+_STOP_COLLECTOR = bytecode('collectgarbage("stop")')
 
 
 def new_runtime(max_memory_bytes: int) -> Any:

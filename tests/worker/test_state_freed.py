@@ -92,13 +92,13 @@ def test_the_worker_loop_sees_its_finished_state_freed(
         prepared = prepare_state()
         reply = main.handle(raw, decoder, state, None, prepared)
         assert reply
-        finished = main._release(prepared)
+        finished = main._watch_freed(prepared)
         del prepared
         assert finished is not None and finished() is None
-    # A job that could not be decoded never reached its state: released all the same.
+    # A job that could not be decoded never reached its state: `handle` releases it too.
     prepared = prepare_state()
     main.handle(b"\x00garbage", decoder, state, None, prepared)
-    finished = main._release(prepared)
+    finished = main._watch_freed(prepared)
     del prepared
     assert finished is not None and finished() is None
 

@@ -42,6 +42,7 @@ from lunard.worker.modules import (
 from lunard.worker.modules.bridge import Bridge, ModuleSpec, registry
 from lunard.worker.modules.log import dropped_notice, record_log
 from lunard.worker.modules.wrappers import generate_source
+from lunard.worker.sandbox import bytecode
 
 __all__ = ["MODULES", "dropped_notice", "install_modules", "precompile", "record_log"]
 
@@ -69,10 +70,7 @@ _REGISTRY = registry(MODULES)
 @functools.cache
 def _chunk() -> bytes:
     """The wrapper chunk as LuaJIT bytecode (compiled once per process)."""
-    source = generate_source(MODULES)
-    scratch = lupa.LuaRuntime(encoding=None)
-    dump = scratch.eval("function(src, name) return string.dump(assert(loadstring(src, name))) end")
-    return bytes(dump(source.encode(), CHUNK_NAME.encode()))
+    return bytecode(generate_source(MODULES), CHUNK_NAME)
 
 
 def precompile() -> None:

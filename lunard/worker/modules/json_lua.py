@@ -19,9 +19,8 @@ import functools
 from pathlib import Path
 from typing import Any
 
-import lupa.luajit21 as lupa
-
 from lunard.worker.modules.bridge import Bridge
+from lunard.worker.sandbox import bytecode
 
 CHUNK_NAME = b"=lunard-json"
 _ENCODE_KEY = "lunard.json.encode"
@@ -39,9 +38,7 @@ def source() -> bytes:
 def _bytecode() -> bytes:
     """The codec as LuaJIT bytecode, compiled once per process by LuaJIT itself (~1 ms; the
     worker compiles it while idle, see `lunard.worker.modules.precompile`)."""
-    scratch = lupa.LuaRuntime(register_eval=False, register_builtins=False, encoding=None)
-    dump = scratch.eval("function(src, name) return string.dump(assert(loadstring(src, name))) end")
-    return bytes(dump(source(), CHUNK_NAME))
+    return bytecode(source(), CHUNK_NAME)
 
 
 def precompile() -> None:
