@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -137,11 +138,14 @@ def _encode(value: Any, out: list[str], depth: int, max_depth: int) -> None:
         out.append("null")
 
 
+def _key_bytes(key: Any) -> bytes:
+    """How Go orders an object's keys: by their UTF-8 bytes (surrogate escapes as the bytes
+    they stand for)."""
+    return key if isinstance(key, bytes) else str(key).encode("utf-8", "surrogateescape")
+
+
 def _encode_object(value: dict[Any, Any], out: list[str], depth: int, max_depth: int) -> None:
-    keyed = sorted(
-        ((k if isinstance(k, bytes) else str(k).encode("utf-8", "surrogateescape")), v)
-        for k, v in value.items()
-    )
+    keyed = sorted((_key_bytes(k), v) for k, v in value.items())
     out.append("{")
     for index, (key, item) in enumerate(keyed):
         if index:
@@ -160,6 +164,19 @@ def dumps(value: Any, max_depth: int = MAX_DEPTH) -> str:
     out: list[str] = []
     _encode(value, out, 0, max_depth)
     return "".join(out)
+
+
+def dumps_string_map(pairs: Mapping[str, str]) -> str:
+    """`dumps` of a str -> str map (event headers and query) without the generic walk: the
+    same text, for a fraction of the cost on the per-call path. Anything but str keys and
+    values goes through `dumps`."""
+    keyed = []
+    for name, value in pairs.items():
+        if type(name) is not str or type(value) is not str:
+            return dumps(dict(pairs))
+        keyed.append((_key_bytes(name), name, value))
+    keyed.sort()
+    return "{" + ",".join(quote(name) + ":" + quote(value) for _, name, value in keyed) + "}"
 
 
 # --------------------------------------------------------------------------- decoding

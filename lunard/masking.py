@@ -95,24 +95,6 @@ def mask_query(query: Mapping[str, str]) -> dict[str, str]:
     return {name: REDACTED if search(name.lower()) else value for name, value in query.items()}
 
 
-def _string_map_json(pairs: Mapping[str, str]) -> str:
-    """`gojson.dumps` of a str → str map, without its generic walk (the per-call path).
-
-    Same text: keys sorted by their UTF-8 bytes (surrogate escapes as the bytes they
-    stand for), Go's escaping. Anything but str keys and values takes `gojson.dumps`.
-    """
-    if not pairs:
-        return "{}"
-    keyed = []
-    for name, value in pairs.items():
-        if type(name) is not str or type(value) is not str:
-            return gojson.dumps(dict(pairs))
-        keyed.append((name.encode("utf-8", "surrogateescape"), name, value))
-    keyed.sort()
-    quote = gojson.quote
-    return "{" + ",".join(quote(name) + ":" + quote(value) for _, name, value in keyed) + "}"
-
-
 def is_sensitive_field(name: str) -> bool:
     """Whether a JSON object field is redacted (`auth_token` yes, `completion_tokens` no)."""
     lowered = name.lower()
@@ -171,9 +153,9 @@ def masked_event_json(
         '{"method":' + quote(method)
         + ',"path":' + quote(path)
         + ',"relativePath":' + quote(relative_path)
-        + ',"headers":' + _string_map_json(mask_headers(headers))
+        + ',"headers":' + gojson.dumps_string_map(mask_headers(headers))
         + ',"body":' + quote(mask_json_text(body))
-        + ',"query":' + _string_map_json(mask_query(query))
+        + ',"query":' + gojson.dumps_string_map(mask_query(query))
         + "}"
     )  # fmt: skip
 
