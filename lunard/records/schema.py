@@ -179,10 +179,15 @@ class Table:
     items: Callable[[RecordBatch], Sequence[Any]] | None = None
     since: int = 1
     _getters: tuple[Callable[[Any], Any] | None, ...] = field(init=False, repr=False, compare=False)
+    _insert: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         getters = tuple(self._getter(column) for column in self.columns)
         object.__setattr__(self, "_getters", getters)
+        names = ", ".join(c.quoted for c in self.columns)
+        selects = ", ".join(c.insert_sql for c in self.columns)
+        insert = f"INSERT INTO {self.name} ({names}) SELECT {selects}"
+        object.__setattr__(self, "_insert", insert)
 
     def _getter(self, column: Column) -> Callable[[Any], Any] | None:
         if callable(column.get):
@@ -201,11 +206,10 @@ class Table:
         return tuple(c for c in self.columns if c.read and c.name not in without)
 
     def insert_statement(self) -> str:
-        """The sink's `INSERT` of a batch's rows: one list parameter per column, in table
-        order (`values`); NULLs and NUL characters go through unchanged."""
-        names = ", ".join(c.quoted for c in self.columns)
-        selects = ", ".join(c.insert_sql for c in self.columns)
-        return f"INSERT INTO {self.name} ({names}) SELECT {selects}"
+        """The sink's `INSERT` of a batch's rows (made once, with the table): one list
+        parameter per column, in table order (`values`); NULLs and NUL characters go
+        through unchanged."""
+        return self._insert
 
     def values(self, batches: list[RecordBatch]) -> list[list[Any]]:
         """The batches' rows of this table as plain Python values, one list per column in
