@@ -3,10 +3,10 @@
 `bench.bare_app` is the ceiling of the HTTP stack. lunard's shape adds, to every `/fn` call,
 at least one request-reply over nng to a separate worker process. This app does exactly that
 and nothing else: per request it takes one of two Req0 sockets (one per echo process, like
-the pool's two workers), sends a 200-byte message, waits for the echo the way
-`lunard.worker_process` does (non-blocking send, then nng's receive fd in trio's epoll), and
-answers "hello". No Lua, no records, no routing. What it costs over the bare app is a cost
-no `/fn` on this shape can avoid; `bench.runtime` prints its ratios next to the targets.
+the pool's two workers), sends a 200-byte message and waits for the echo with the pool's own
+calls (`lunard.worker_process.send_request` and `receive_reply`), and answers "hello". No
+Lua, no records, no routing. What it costs over the bare app is a cost no `/fn` on this
+shape can avoid; `bench.runtime` prints its ratios next to the targets.
 
 Run: `python -m bench.shape_floor PORT` (serves), `python -m bench.shape_floor echo ADDRESS`
 (one echo process; the server starts two itself).
@@ -22,17 +22,12 @@ from typing import Any
 
 import pynng
 import trio
-from hypercorn.config import Config
-from hypercorn.trio import serve
+
+from bench.bare_app import hello, lifespan, run
+from lunard.worker_process import receive_reply, send_request
 
 ECHOES = 2
 PAYLOAD = b"x" * 200
-_START = {
-    "type": "http.response.start",
-    "status": 200,
-    "headers": [(b"content-type", b"text/plain"), (b"content-length", b"5")],
-}
-_BODY = {"type": "http.response.body", "body": b"hello"}
 
 
 def echo(address: str) -> None:
@@ -49,43 +44,27 @@ def echo(address: str) -> None:
                 continue
 
 
-async def round_trip(socket: pynng.Req0, fd: int) -> bytes:
-    socket.send(PAYLOAD, block=False)
-    while True:
-        try:
-            reply: bytes = socket.recv(block=False)
-        except pynng.TryAgain:
-            await trio.lowlevel.wait_readable(fd)
-        else:
-            return reply
-
-
 class FloorApp:
     """The bare app's answer after one round trip on a free socket."""
 
     def __init__(self, sockets: list[pynng.Req0]) -> None:
-        self.free: trio.MemorySendChannel[pynng.Req0]
-        self.free, self.taken = trio.open_memory_channel[pynng.Req0](len(sockets))
-        self.fds = {id(s): s.recv_fd for s in sockets}
+        # Free sockets with their receive fds, taken one per request.
+        self.free: trio.MemorySendChannel[tuple[pynng.Req0, int]]
+        self.free, self.taken = trio.open_memory_channel[tuple[pynng.Req0, int]](len(sockets))
         for socket in sockets:
-            self.free.send_nowait(socket)
+            self.free.send_nowait((socket, socket.recv_fd))
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif message["type"] == "lifespan.shutdown":
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
-        socket = await self.taken.receive()
+            await lifespan(receive, send)
+            return
+        socket, fd = await self.taken.receive()
         try:
-            await round_trip(socket, self.fds[id(socket)])
+            await send_request(socket, PAYLOAD)
+            await receive_reply(socket, fd)
         finally:
-            self.free.send_nowait(socket)
-        await send(_START)
-        await send(_BODY)
+            self.free.send_nowait((socket, fd))
+        await hello(send)
 
 
 def main(port: str) -> None:
@@ -102,11 +81,8 @@ def main(port: str) -> None:
         socket = pynng.Req0(resend_time=-1)  # as the pool's: never re-send a request
         socket.dial(address, block=True)
         sockets.append(socket)
-    config = Config()
-    config.bind = [f"127.0.0.1:{port}"]
-    config.accesslog = None
     try:
-        trio.run(serve, FloorApp(sockets), config)  # type: ignore[arg-type]
+        run(FloorApp(sockets), port)
     finally:
         for process in echoes:
             process.kill()
