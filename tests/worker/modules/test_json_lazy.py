@@ -4,12 +4,7 @@ whatever user code did to the standard library before that call."""
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
-
-from lunard.state.db import StateStore, connect
 from lunard.worker.modules import json_lua
 from lunard.worker.runtime import prepare_state, run_job
 from tests.factories import make_job
@@ -34,15 +29,6 @@ math.floor, math.frexp, math.huge = broken, broken, 0
 tonumber, pcall, error, rawget, next = broken, broken, broken, broken, broken
 type = function() return "table" end
 """
-
-
-@pytest.fixture
-def state(tmp_path: Path) -> Iterator[sqlite3.Connection]:
-    store = StateStore.open(tmp_path)
-    conn = connect(store.path)
-    yield conn
-    conn.close()
-    store.close()
 
 
 def test_the_codec_is_loaded_on_the_first_json_call(state: sqlite3.Connection) -> None:
