@@ -32,12 +32,17 @@ async def start_pool(
     workers: int = 1,
     queue_size: int = 8,
     function_max_workers: int = 0,
+    journal: trio.MemorySendChannel[RecordWrite] | None = None,
 ) -> Running:
+    """A started pool whose records go to `journal`, or (None) to a stand-in journal that
+    passes each batch to `Running.records` and marks it written at once."""
     store = StateStore.open(tmp_path)
     store.close()
-    writes, written = trio.open_memory_channel[RecordWrite](100)
     sink, records = trio.open_memory_channel[RecordBatch](100)
-    nursery.start_soon(acknowledge_writes, written, sink)
+    writes = journal
+    if writes is None:
+        writes, written = trio.open_memory_channel[RecordWrite](100)
+        nursery.start_soon(acknowledge_writes, written, sink)
     pool = Pool(
         workers=workers,
         queue_size=queue_size,

@@ -21,6 +21,7 @@ from lunard.messages import (
     WIRE_ENCODER,
     HttpEvent,
     Job,
+    RecordWrite,
     job_decoder,
     result_decoder,
 )
@@ -66,6 +67,41 @@ async def test_hello_round_trip_and_record(nursery: trio.Nursery, tmp_path: Path
         "body": "hello",
         "isBase64Encoded": False,
     }
+
+
+async def test_a_call_is_answered_once_its_record_is_written_not_before(
+    nursery: trio.Nursery, tmp_path: Path
+) -> None:
+    journal, writes = trio.open_memory_channel[RecordWrite](10)
+    running = await start_pool(nursery, tmp_path, journal=journal)
+    first, second = job(HELLO), job(HELLO)
+    answers = [submit(running.pool, first), submit(running.pool, second)]
+    # One worker: the dispatcher ran the second call while the first's record was still
+    # unwritten (it does not wait for the journal).
+    with trio.fail_after(10):
+        got = [await writes.receive(), await writes.receive()]
+    assert [w.batch.execution.id for w in got] == [first.execution_id, second.execution_id]
+    await trio.sleep(0.05)
+    for answer in answers:
+        with pytest.raises(trio.WouldBlock):
+            answer.receive_nowait()  # nothing is answered before its record is written
+    got[1].written.set()
+    assert (await answers[1].receive()).result.response is not None
+    with pytest.raises(trio.WouldBlock):
+        answers[0].receive_nowait()
+    got[0].written.set()
+    assert (await answers[0].receive()).result.execution_id == first.execution_id
+
+
+async def test_a_call_is_still_answered_when_the_journal_is_gone(
+    nursery: trio.Nursery, tmp_path: Path
+) -> None:
+    journal, writes = trio.open_memory_channel[RecordWrite](10)
+    running = await start_pool(nursery, tmp_path, journal=journal)
+    writes.close()
+    with trio.fail_after(10):
+        outcome = await execute(running.pool, job(HELLO))
+    assert outcome.result.response is not None and outcome.result.response.body == b"hello"
 
 
 async def test_ready_means_every_worker_is_up(nursery: trio.Nursery, tmp_path: Path) -> None:
