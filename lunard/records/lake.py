@@ -101,12 +101,13 @@ def arrow_schema(table: Table) -> pa.Schema:
     # only the exporter, in cluster mode, builds Arrow (issue 13: pyarrow is ~55 MB).
     import pyarrow as pa
 
-    def arrow_type(column: Column) -> pa.DataType:
-        if column.sql_type == "TIMESTAMP":
-            return pa.timestamp("us")
-        return column.arrow_type
-
-    return pa.schema([pa.field(c.name, arrow_type(c)) for c in table.columns])
+    types = {
+        "INTEGER": pa.int32(),
+        "BOOLEAN": pa.bool_(),
+        "TIMESTAMP": pa.timestamp("us"),
+        "VARCHAR[]": pa.list_(pa.string()),
+    }  # VARCHAR, and an ENUM, as a string
+    return pa.schema([pa.field(c.name, types.get(c.sql_type, pa.string())) for c in table.columns])
 
 
 # --------------------------------------------------------------------------- writing

@@ -50,8 +50,6 @@ from lunard import transactions
 from lunard.transactions import SchemaTooNew as SchemaTooNew
 
 if TYPE_CHECKING:
-    import pyarrow as pa
-
     from lunard.messages import RecordBatch
     from lunard.transactions import SqlConnection
 
@@ -130,20 +128,6 @@ class Column:
         if self.sql_type == "TIMESTAMP":
             return _TIMESTAMP_SQL[self.unit]
         return _INSERT_SQL[self.sql_type]
-
-    @property
-    def arrow_type(self) -> pa.DataType:
-        """The column's Arrow type (a timestamp in `unit`, an ENUM as a string). Not on the
-        sink's path (issue 13 keeps pyarrow out of the daemon): the lake's Parquet schema
-        (`lunard.records.lake.arrow_schema`) reads it."""
-        import pyarrow as pa  # on first use: the daemon's sink never needs it
-
-        if self.sql_type == "TIMESTAMP":
-            return pa.timestamp(self.unit)
-        if self.sql_type == "VARCHAR[]":
-            return pa.list_(pa.string())
-        types = {"INTEGER": pa.int32(), "BOOLEAN": pa.bool_()}
-        return types.get(self.sql_type, pa.string())  # VARCHAR, and an ENUM from strings
 
     @property
     def api_field(self) -> str:
